@@ -1,0 +1,51 @@
+# Tessera Studio: `make run` and `make test` set everything up on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO ?= demo-project
+# Qt's runtime libraries on a bare Debian/Ubuntu (see DESIGN.md).
+SYSLIBS := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: run test test-fast setup system-deps demo bench clean
+
+run: setup
+	@test -f $(DEMO)/project.db || $(VENV)/bin/tessera demo $(DEMO) --size full
+	@$(VENV)/bin/tessera info $(DEMO)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+system-deps:
+	@if command -v dpkg >/dev/null 2>&1; then \
+	  missing=""; for p in $(SYSLIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing system libraries:$$missing"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	    else echo "note: missing system libraries for the GUI:$$missing (sudo apt-get install$$missing)"; fi; \
+	  fi; \
+	fi
+
+demo: setup
+	$(VENV)/bin/tessera demo $(DEMO) --size full
+
+bench: setup
+	$(PY) bench/store.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

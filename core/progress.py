@@ -1,0 +1,59 @@
+"""Progress reporting without a UI dependency.
+
+Core functions take an optional ``progress`` callable ``(done, total, message)``.
+The command line turns it into a tqdm bar on stderr; the GUI into a signal."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
+
+Progress = Callable[[int, Optional[int], str], None]
+T = TypeVar("T")
+
+
+def null_progress(done: int, total: int | None, message: str = "") -> None:
+    return None
+
+
+def track(items: Iterable[T], progress: Progress | None, total: int | None = None,
+          message: str = "") -> Iterator[T]:
+    """Yield ``items`` while reporting each step to ``progress``."""
+    report = progress or null_progress
+    if total is None:
+        try:
+            total = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    report(0, total, message)
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        report(done, total, message)
+
+
+class TqdmProgress:
+    """A ``Progress`` that draws tqdm bars on stderr, one per message."""
+
+    def __init__(self, disable: bool | None = None):
+        self._bar = None
+        self._message = None
+        self._disable = (not sys.stderr.isatty()) if disable is None else disable
+
+    def __call__(self, done: int, total: int | None, message: str = "") -> None:
+        from tqdm import tqdm
+
+        if self._bar is None or message != self._message:
+            self.close()
+            self._bar = tqdm(total=total, desc=message or None, unit="it",
+                             file=sys.stderr, disable=self._disable, leave=False)
+            self._message = message
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

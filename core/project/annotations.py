@@ -1,0 +1,149 @@
+"""Annotations: geometry as WKB plus its bounding box in an R*Tree.
+
+"What is in this viewport" is an index query (:meth:`AnnotationStore.in_viewport`),
+never a scan of the image's shapes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from ..errors import ProjectError
+from .records import Annotation
+
+if TYPE_CHECKING:
+    from .store import Project
+
+KINDS = ("box", "polygon", "mask", "point")
+_COLS = "id, image_id, class_id, kind, geometry, x1, y1, x2, y2, source, score, iscrowd, rle, track, attributes"
+
+
+@dataclass
+class NewAnnotation:
+    """An annotation to be inserted (no id yet)."""
+    image_id: int
+    geometry: BaseGeometry
+    kind: str
+    class_id: int | None = None
+    source: str = "human"
+    score: float | None = None
+    iscrowd: bool = False
+    rle: str | None = None
+    track: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def _rows(items: Sequence[NewAnnotation]) -> list[tuple]:
+    geoms = [a.geometry for a in items]
+    for a in items:
+        if a.kind not in KINDS:
+            raise ProjectError(f"unknown annotation kind {a.kind!r}; expected one of {', '.join(KINDS)}")
+        if a.geometry is None or a.geometry.is_empty:
+            raise ProjectError(f"{a.kind} annotation on image {a.image_id} has an empty geometry")
+    wkb = shapely.to_wkb(geoms)
+    bounds = shapely.bounds(geoms)
+    return [
+        (a.image_id, a.class_id, a.kind, w, float(b[0]), float(b[1]), float(b[2]), float(b[3]),
+         a.source, a.score, int(a.iscrowd), a.rle, a.track, json.dumps(a.attributes))
+        for a, w, b in zip(items, wkb, bounds)
+    ]
+
+
+def _decode(rows: list[tuple]) -> list[Annotation]:
+    if not rows:
+        return []
+    geoms = shapely.from_wkb([r[4] for r in rows])
+    return [
+        Annotation(id=r[0], image_id=r[1], class_id=r[2], kind=r[3], geometry=g,
+                   bbox=(r[5], r[6], r[7], r[8]), source=r[9], score=r[10], iscrowd=bool(r[11]),
+                   rle=r[12], track=r[13], attributes=json.loads(r[14]))
+        for r, g in zip(rows, geoms)
+    ]
+
+
+class AnnotationStore:
+    def __init__(self, project: "Project"):
+        self._p = project
+
+    def add(self, item: NewAnnotation) -> int:
+        return self.add_many([item])[0]
+
+    def add_many(self, items: Sequence[NewAnnotation]) -> list[int]:
+        """Insert in one transaction; returns the new ids in order."""
+        if not items:
+            return []
+        rows = _rows(items)
+        sql = ("INSERT INTO annotations(image_id, class_id, kind, geometry, x1, y1, x2, y2, source, "
+               "score, iscrowd, rle, track, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        with self._p.transaction() as c:
+            ids = [c.execute(sql, row).lastrowid for row in rows]
+        return ids
+
+    def get(self, annotation_id: int) -> Annotation:
+        rows = self._p.conn.execute(f"SELECT {_COLS} FROM annotations WHERE id = ?", (annotation_id,)).fetchall()
+        if not rows:
+            raise ProjectError(f"no annotation with id {annotation_id}")
+        return _decode(rows)[0]
+
+    def for_image(self, image_id: int, source: str | None = None) -> list[Annotation]:
+        sql, args = f"SELECT {_COLS} FROM annotations WHERE image_id = ?", [image_id]
+        if source:
+            sql, args = sql + " AND source = ?", args + [source]
+        return _decode(self._p.conn.execute(sql + " ORDER BY id", args).fetchall())
+
+    def in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
+                    limit: int | None = None, min_size: float = 0.0) -> list[Annotation]:
+        """Annotations of ``image_id`` whose bounding box meets the rectangle.
+        ``min_size`` drops shapes smaller than that many pixels on both sides
+        (level of detail when zoomed far out)."""
+        sql = (f"SELECT {', '.join('a.' + c.strip() for c in _COLS.split(','))} "
+               "FROM annotation_index r JOIN annotations a ON a.id = r.id "
+               "WHERE r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? "
+               "AND r.y1 <= ? AND r.y2 >= ?")
+        args: list = [image_id, image_id, x2, x1, y2, y1]
+        if min_size > 0:
+            sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
+            args += [min_size, min_size]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return _decode(self._p.conn.execute(sql, args).fetchall())
+
+    def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float) -> list[int]:
+        return [r[0] for r in self._p.conn.execute(
+            "SELECT id FROM annotation_index WHERE image_lo <= ? AND image_hi >= ? "
+            "AND x1 <= ? AND x2 >= ? AND y1 <= ? AND y2 >= ?",
+            (image_id, image_id, x2, x1, y2, y1))]
+
+    def count(self, image_id: int | None = None) -> int:
+        if image_id is None:
+            return self._p.conn.execute("SELECT count(*) FROM annotations").fetchone()[0]
+        return self._p.conn.execute(
+            "SELECT count(*) FROM annotations WHERE image_id = ?", (image_id,)).fetchone()[0]
+
+    def counts_by_image(self) -> dict[int, int]:
+        return dict(self._p.conn.execute("SELECT image_id, count(*) FROM annotations GROUP BY image_id"))
+
+    def update(self, annotation_id: int, geometry: BaseGeometry | None = None,
+               class_id: int | None = None, attributes: dict | None = None) -> None:
+        """Change one annotation in one transaction."""
+        with self._p.transaction() as c:
+            if geometry is not None:
+                if geometry.is_empty:
+                    raise ProjectError("cannot store an empty geometry")
+                x1, y1, x2, y2 = geometry.bounds
+                c.execute("UPDATE annotations SET geometry = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?, "
+                          "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                          (shapely.to_wkb(geometry), x1, y1, x2, y2, annotation_id))
+            if class_id is not None:
+                c.execute("UPDATE annotations SET class_id = ? WHERE id = ?", (class_id, annotation_id))
+            if attributes is not None:
+                c.execute("UPDATE annotations SET attributes = ? WHERE id = ?",
+                          (json.dumps(attributes), annotation_id))
+
+    def delete(self, ids: Iterable[int]) -> None:
+        with self._p.transaction() as c:
+            c.executemany("DELETE FROM annotations WHERE id = ?", [(i,) for i in ids])

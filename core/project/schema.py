@@ -1,0 +1,202 @@
+"""The project database schema, as ordered migration steps.
+
+``PRAGMA user_version`` holds the number of steps applied.  A step is never
+edited once released; changes are new steps appended to ``MIGRATIONS``."""
+from __future__ import annotations
+
+import sqlite3
+
+_V1 = """
+CREATE TABLE project (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    split TEXT,
+    source TEXT,
+    status TEXT NOT NULL DEFAULT 'unlabeled',
+    meta TEXT NOT NULL DEFAULT '{}',
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX images_split ON images(split);
+CREATE INDEX images_checksum ON images(checksum);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL,
+    critical INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL DEFAULT 0,
+    ext_id INTEGER,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE annotations (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    class_id INTEGER REFERENCES classes(id) ON DELETE SET NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('box', 'polygon', 'mask', 'point')),
+    geometry BLOB NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT 'human' CHECK (source IN ('human', 'model')),
+    score REAL,
+    iscrowd INTEGER NOT NULL DEFAULT 0,
+    rle TEXT,
+    track TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX annotations_image ON annotations(image_id);
+-- The image id is a dimension of the index, so "shapes of image I inside this
+-- viewport" is answered by the R*Tree alone.
+CREATE VIRTUAL TABLE annotation_index USING rtree(
+    id, image_lo, image_hi, x1, x2, y1, y2
+);
+CREATE TRIGGER annotation_index_insert AFTER INSERT ON annotations BEGIN
+    INSERT INTO annotation_index VALUES
+        (new.id, new.image_id, new.image_id, new.x1, new.x2, new.y1, new.y2);
+END;
+CREATE TRIGGER annotation_index_update AFTER UPDATE OF image_id, x1, y1, x2, y2 ON annotations BEGIN
+    UPDATE annotation_index SET image_lo = new.image_id, image_hi = new.image_id,
+        x1 = new.x1, x2 = new.x2, y1 = new.y1, y2 = new.y2 WHERE id = new.id;
+END;
+CREATE TRIGGER annotation_index_delete AFTER DELETE ON annotations BEGIN
+    DELETE FROM annotation_index WHERE id = old.id;
+END;
+CREATE TABLE masks (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    png BLOB NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE relations (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    a_id INTEGER NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    b_id INTEGER NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    labels TEXT NOT NULL DEFAULT '{}',
+    source TEXT NOT NULL DEFAULT 'human',
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX relations_image ON relations(image_id);
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    ext_id INTEGER,
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX groups_image ON groups(image_id);
+CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    annotation_id INTEGER NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, annotation_id)
+);
+CREATE TABLE tile_sets (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    tile_size INTEGER NOT NULL,
+    overlap INTEGER NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE tiles (
+    id INTEGER PRIMARY KEY,
+    tile_set_id INTEGER NOT NULL REFERENCES tile_sets(id) ON DELETE CASCADE,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+    annotations INTEGER NOT NULL DEFAULT 0,
+    labelled_pixels INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tiles_set ON tiles(tile_set_id);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    config TEXT NOT NULL DEFAULT '{}',
+    pid INTEGER,
+    error TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    started_at TEXT,
+    ended_at TEXT
+);
+CREATE TABLE metrics (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (job_id, epoch, name)
+);
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+    pipeline TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'model',
+    architecture TEXT,
+    classes TEXT NOT NULL DEFAULT '[]',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    path TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+    method TEXT NOT NULL,
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE exports (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+    format TEXT NOT NULL,
+    path TEXT NOT NULL,
+    report TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the missing steps, each in its own transaction.  Returns the
+    version reached.  A database from a newer Tessera is refused."""
+    from ..errors import ProjectError
+
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ProjectError(
+            f"database schema version {version} is newer than this Tessera understands "
+            f"({SCHEMA_VERSION}); update Tessera")
+    for step in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[step]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into complete statements (triggers contain ';')."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
