@@ -121,12 +121,24 @@ class TilePyramid:
         return out
 
     def thumbnail(self, size: int = 256) -> np.ndarray:
-        """The whole image fitted into ``size`` x ``size`` (from the top level)."""
-        top = self.levels - 1
-        arr = self.get_tile(top, 0, 0)
-        im = Image.fromarray(arr)
+        """The whole image fitted into ``size`` x ``size``, from the smallest
+        level that is still at least ``size`` pixels on its long side; cached."""
+        path = self.dir / f"thumb_{size}.png"
+        if path.is_file():
+            try:
+                with Image.open(path) as im:
+                    return np.asarray(im.convert("RGB"))
+            except OSError:
+                path.unlink(missing_ok=True)
+        level = 0
+        while level + 1 < self.levels and max(self.level_size(level + 1)) >= size:
+            level += 1
+        lw, lh = self.level_size(level)
+        im = Image.fromarray(self.read_level_region(level, 0, 0, lw, lh))
         im.thumbnail((size, size), Image.Resampling.LANCZOS)
-        return np.asarray(im)
+        arr = np.asarray(im)
+        _write_atomic(path, arr)
+        return arr
 
     def close(self) -> None:
         if self._source is not None:

@@ -1,6 +1,3 @@
-import struct
-import zlib
-
 import numpy as np
 import pytest
 import tifffile
@@ -9,15 +6,7 @@ from PIL import Image
 from core.errors import ImageError
 from core.imagery import TilePyramid, level_count, open_image, tile_grid
 from core.imagery.reader import TiledTiffSource
-
-
-def png_header_only(path, width, height):
-    """A PNG whose header claims width x height (a decompression bomb)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-                     + chunk(b"IEND", b""))
+from helpers import png_header_only
 
 
 @pytest.fixture

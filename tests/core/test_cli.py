@@ -1,0 +1,77 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tessera(*args, check_rc=None):
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "core.cli.main", *map(str, args)], cwd=ROOT,
+                            capture_output=True, text=True, env=env, timeout=300)
+    if check_rc is not None:
+        assert result.returncode == check_rc, result.stderr
+    return result
+
+
+def test_init_demo_info_split_tiles_export(tmp_path):
+    proj = tmp_path / "p"
+    tessera("demo", proj, "--kind", "detection", check_rc=0)
+    info = json.loads(tessera("info", proj, "--json", check_rc=0).stdout)
+    assert info["images"] == 24 and info["annotations"] > 0
+    assert set(info["classes"]) == {"fish", "jellyfish", "starfish", "sea_urchin", "shark"}
+    assert info["critical_classes"] == ["jellyfish", "shark"]
+    assert set(info["splits"]) == {"train", "val", "test"} and sum(info["splits"].values()) == 24
+
+    out = tessera("split", proj, "--ratios", "0.5,0.5", "--seed", "1", "--all", check_rc=0).stdout
+    assert "train 12" in out and "val 12" in out
+    out = tessera("tiles", proj, "--size", "128", "--overlap", "0", check_rc=0).stdout
+    assert "tile set tiles-128: " in out
+    for fmt in ("coco", "yolo", "labelme"):
+        tessera("export", proj, "--format", fmt, tmp_path / fmt, check_rc=0)
+    assert (tmp_path / "coco" / "annotations.json").is_file() and (tmp_path / "yolo" / "data.yaml").is_file()
+
+    fresh = tmp_path / "fresh"
+    assert "created project" in tessera("init", fresh, check_rc=0).stdout
+    r = tessera("import", fresh, "--format", "coco", tmp_path / "coco" / "annotations.json", "--json", check_rc=0)
+    assert json.loads(r.stdout)["images"] == 24
+
+
+def test_three_bad_files_of_many(tmp_path):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((16, 16, 3), i * 10, np.uint8)).save(src / f"{i:02d}.png")
+    (src / "03.png").write_bytes(b"not an image")
+    (src / "07.png").write_bytes((src / "08.png").read_bytes()[:40])
+    (src / "11.png").write_bytes(b"")
+    proj = tmp_path / "p"
+    tessera("init", proj, check_rc=0)
+    r = tessera("import", proj, "--format", "images", src, "--split", "train", check_rc=0)
+    assert "imported 9 images" in r.stdout
+    skipped = [line for line in r.stderr.splitlines() if line.startswith("skipped:")]
+    assert len(skipped) == 3 and all(".png:" in line for line in skipped)
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path):
+    r = tessera("info", tmp_path / "nowhere", check_rc=2)
+    assert r.stderr.strip().count("\n") == 0 and "not a Tessera project" in r.stderr
+    proj = tmp_path / "p"
+    tessera("init", proj, check_rc=0)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    r = tessera("import", proj, "--format", "coco", bad, check_rc=2)
+    assert r.stderr.strip() == f"tessera: error: {bad}: malformed JSON: Expecting property name enclosed in double quotes at line 1 column 2"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.png").write_bytes(b"junk")
+    r = tessera("import", proj, "--format", "images", empty, check_rc=2)
+    assert "nothing could be imported" in r.stderr and "x.png" in r.stderr
+    r = tessera("import", proj, "--format", "jrdb", tmp_path / "missing", check_rc=2)
+    assert "missing: no such file or folder" in r.stderr
+    assert json.loads(tessera("info", proj, "--json", check_rc=0).stdout)["images"] == 0
