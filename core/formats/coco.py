@@ -21,7 +21,7 @@ from ..project import Annotation, Project
 from ..project.annotations import NewAnnotation
 from .geometry import GeometryProblem, clip_box, flat_exterior, polygon_from_flat, polygons_of, repair
 from .jsonio import read_json, require, write_json
-from .media import add_image_file, resolve_inside
+from .media import import_image, resolve_inside
 from .report import Report
 
 _KNOWN_KEYS = {"id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "score"}
@@ -66,20 +66,11 @@ def import_coco(project: Project, json_path: str | Path, images_dir: str | Path 
         try:
             file = next((f for f in (resolve_inside(r, name, json_path) for r in roots) if f.is_file()),
                         resolve_inside(roots[0], name, json_path))
-            with project.transaction():
-                image_id, _ = add_image_file(project, file, name, split=split, source=f"coco:{json_path.name}")
-                record = project.images.get(image_id)
-                new = []
-                for ann in by_image.get(img["id"], []):
-                    item = _annotation_from_coco(ann, image_id, record.width, record.height,
-                                                 class_of, report, file)
-                    if item is not None:
-                        new.append(item)
-                project.annotations.add_many(new)
-                if new:
-                    project.images.set_status(image_id, "done")
-            report.images += 1
-            report.annotations += len(new)
+            import_image(project, file, name, report, split=split, source=f"coco:{json_path.name}",
+                         annotate=lambda record: [
+                             item for ann in by_image.get(img["id"], [])
+                             if (item := _annotation_from_coco(ann, record.id, record.width, record.height,
+                                                               class_of, report, file)) is not None])
         except TesseraError as exc:
             report.skip(exc.path or name, exc.problem)
     return report

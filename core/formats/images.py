@@ -6,7 +6,7 @@ from pathlib import Path
 from ..errors import FormatError, TesseraError
 from ..progress import Progress, track
 from ..project import Project
-from .media import add_image_file, is_image_file
+from .media import import_image, is_image_file
 from .report import Report
 
 
@@ -24,8 +24,7 @@ def import_images(project: Project, source: str | Path, split: str | None = None
     report = Report(format="images")
     for file in track(files, progress, message="importing images"):
         try:
-            add_image_file(project, file, file.relative_to(root).as_posix(), split=split, source="images")
-            report.images += 1
+            import_image(project, file, file.relative_to(root).as_posix(), report, split=split, source="images")
         except TesseraError as exc:
             report.skip(exc.path or file, exc.problem)
     return report

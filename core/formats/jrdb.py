@@ -26,7 +26,7 @@ from ..project import Project
 from ..project.annotations import NewAnnotation
 from .geometry import GeometryProblem, clip_box
 from .jsonio import read_json, write_json
-from .media import add_image_file, is_image_file, resolve_inside, safe_relative
+from .media import import_image, is_image_file, resolve_inside, safe_relative
 from .report import Report
 
 IMAGES = Path("images/image_stitched")
@@ -92,13 +92,10 @@ def _import_frame(project: Project, root: Path, seq: str, frame: str, people: li
             if source == "social":
                 p["interactions"] = e.get("H-interaction", []) or []
                 p["has_interaction_key"] = "H-interaction" in e
-    with project.transaction():
-        image_id, _ = add_image_file(project, file, where, source="jrdb",
-                                     meta={"seq": seq, "frame": frame, "panorama": True,
-                                           "social": social is not None})
-        image = project.images.get(image_id)
-        ids: dict[str, int] = {}
-        new, order = [], []
+    order: list[str] = []
+
+    def annotate(image) -> list[NewAnnotation]:
+        new = []
         for label_id, p in persons.items():
             x, y, w, h = (float(v) for v in p["box"])
             try:
@@ -113,18 +110,20 @@ def _import_frame(project: Project, root: Path, seq: str, frame: str, people: li
             if p.get("has_interaction_key"):
                 attrs["jrdb_h_interaction"] = True
             cls = project.classes.ensure(label_id.split(":")[0] or "pedestrian")
-            new.append(NewAnnotation(image_id=image_id, class_id=cls, kind="box", track=label_id,
+            new.append(NewAnnotation(image_id=image.id, class_id=cls, kind="box", track=label_id,
                                      geometry=box(x1, y1, x2, y2), attributes=attrs))
             order.append(label_id)
-        for label_id, aid in zip(order, project.annotations.add_many(new)):
-            ids[label_id] = aid
+        return new
+
+    def relate(image, new_ids: list[int]) -> None:
+        ids = dict(zip(order, new_ids))
         groups: dict = defaultdict(list)
         for label_id, p in persons.items():
             cluster = (p.get("social") or {}).get("social_group", {})
             if isinstance(cluster, dict) and cluster.get("cluster_ID") is not None and label_id in ids:
                 groups[cluster["cluster_ID"]].append(ids[label_id])
         for ext, members in groups.items():
-            project.relations.add_group(image_id, members, ext_id=int(ext))
+            project.relations.add_group(image.id, members, ext_id=int(ext))
             report.groups += 1
         for label_id, p in persons.items():
             for inter in p.get("interactions", []):
@@ -133,13 +132,12 @@ def _import_frame(project: Project, root: Path, seq: str, frame: str, people: li
                     report.skip(where, f"{label_id}: interaction with unknown person {other}")
                     continue
                 extra = {k: v for k, v in inter.items() if k not in ("pair", "box_pair", "inter_labels")}
-                project.relations.add_pair(image_id, ids[label_id], ids[other],
+                project.relations.add_pair(image.id, ids[label_id], ids[other],
                                            labels=dict(inter.get("inter_labels") or {}), attributes=extra)
                 report.relations += 1
-        if new:
-            project.images.set_status(image_id, "done")
-    report.images += 1
-    report.annotations += len(new)
+
+    import_image(project, file, where, report, annotate=annotate, relate=relate, source="jrdb",
+                 meta={"seq": seq, "frame": frame, "panorama": True, "social": social is not None})
 
 
 def _is_box(value) -> bool:

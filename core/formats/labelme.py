@@ -20,7 +20,7 @@ from ..project import Project
 from ..project.annotations import NewAnnotation
 from .geometry import GeometryProblem, clip_box, polygon_from_points, polygons_of, repair
 from .jsonio import read_json, require, write_json
-from .media import add_image_file, resolve_inside
+from .media import import_image, resolve_inside
 from .report import Report
 
 LABELME_VERSION = "5.5.0"
@@ -61,21 +61,12 @@ def _import_one(project: Project, file: Path, root: Path, split: str | None, rep
                 image_file.write_bytes(base64.b64decode(data["imageData"], validate=True))
             except ValueError:
                 raise FormatError("imageData is not valid base64", file) from None
-        with project.transaction():
-            image_id, _ = add_image_file(project, image_file, name, split=split, source="labelme")
-            image = project.images.get(image_id)
-            new = []
-            for i, shape in enumerate(shapes):
-                item = _shape(shape, i, image_id, image.width, image.height, project, report, file)
-                if item is not None:
-                    new.append(item)
-            project.annotations.add_many(new)
-            if new:
-                project.images.set_status(image_id, "done")
-            if data.get("flags"):
-                project.images.update_meta(image_id, labelme_flags=data["flags"])
-        report.images += 1
-        report.annotations += len(new)
+        meta = {"labelme_flags": data["flags"]} if data.get("flags") else None
+        import_image(project, image_file, name, report, split=split, source="labelme", meta=meta,
+                     annotate=lambda image: [
+                         item for i, shape in enumerate(shapes)
+                         if (item := _shape(shape, i, image.id, image.width, image.height, project,
+                                            report, file)) is not None])
     finally:
         if tmpdir is not None:
             tmpdir.cleanup()

@@ -14,7 +14,7 @@ from PIL import Image
 from ..errors import FormatError, TesseraError
 from ..progress import Progress, track
 from ..project import Project
-from .media import add_image_file
+from .media import import_image
 from .report import Report
 
 CLASSES = ("background", "building", "road", "water", "barren", "forest", "agriculture")
@@ -67,18 +67,18 @@ def import_loveda(project: Project, root: str | Path, progress: Progress | None 
                 bad = np.setdiff1d(np.unique(mask), np.arange(len(CLASSES) + 1))
                 if bad.size:
                     raise FormatError(f"mask values {bad.tolist()[:5]} outside LoveDA's 0..7", mask_file)
-            with project.transaction():
-                image_id, _ = add_image_file(project, file, name, split=split, source="loveda",
-                                             meta={"domain": domain})
+
+            def store_mask(image, mask=mask, mask_file=mask_file):
                 if mask is not None:
-                    image = project.images.get(image_id)
                     if mask.shape != (image.height, image.width):
                         raise FormatError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
                                           f"{image.width}x{image.height}", mask_file)
-                    project.masks.set(image_id, lut[mask])
-                    project.images.set_status(image_id, "done")
+                    project.masks.set(image.id, lut[mask])
                     report.masks += 1
-            report.images += 1
+                return []
+
+            import_image(project, file, name, report, annotate=store_mask, split=split, source="loveda",
+                         meta={"domain": domain})
         except TesseraError as exc:
             report.skip(exc.path or file, exc.problem)
     return report

@@ -114,3 +114,29 @@ def add_image_file(project: Project, file: Path, name: str, split: str | None = 
 
 __all__ = ["safe_relative", "resolve_inside", "file_checksum", "add_image_file", "is_image_file",
            "ImageError", "UnsafePathError"]
+
+
+def import_image(project: Project, file: Path, name: str, report, annotate=None, relate=None,
+                 split: str | None = None, source: str | None = None, meta: dict | None = None) -> int | None:
+    """Bring one image and its annotations in as one transaction.
+
+    ``annotate(image_record)`` returns the image's ``NewAnnotation`` list (and
+    may store a mask); ``relate(image_record, new_ids)`` then links them (pairs,
+    groups).  An image already in the project with the same content is not
+    annotated a second time: the report says so.  Returns the image id, or
+    ``None`` when the image was already there."""
+    with project.transaction():
+        image_id, created = add_image_file(project, file, name, split=split, source=source, meta=meta)
+        if not created:
+            report.warn(file, f"already in the project as {name}; its annotations were not imported again")
+            return None
+        image = project.images.get(image_id)
+        items = annotate(image) if annotate else []
+        ids = project.annotations.add_many(items)
+        if relate:
+            relate(image, ids)
+        if items or project.masks.has(image_id):
+            project.images.set_status(image_id, "done")
+    report.images += 1
+    report.annotations += len(items)
+    return image_id

@@ -19,7 +19,7 @@ from ..progress import Progress, track
 from ..project import Project
 from ..project.annotations import NewAnnotation
 from .geometry import GeometryProblem, clip_box, polygon_from_points, polygons_of, repair
-from .media import add_image_file, is_image_file
+from .media import import_image, is_image_file
 from .report import Report
 
 SPLIT_KEYS = ("train", "val", "test")
@@ -101,16 +101,9 @@ def import_yolo(project: Project, source: str | Path, split: str | None = None,
     for file, split_name, base in track(work, progress, message="importing YOLO"):
         try:
             name = file.relative_to(base).as_posix() if file.is_relative_to(base) else file.name
-            with project.transaction():
-                image_id, _ = add_image_file(project, file, name, split=split_name, source="yolo")
-                image = project.images.get(image_id)
-                new = _read_labels(label_path(file), image_id, image.width, image.height,
-                                   class_ids, report)
-                project.annotations.add_many(new)
-                if new:
-                    project.images.set_status(image_id, "done")
-            report.images += 1
-            report.annotations += len(new)
+            import_image(project, file, name, report, split=split_name, source="yolo",
+                         annotate=lambda image: _read_labels(label_path(file), image.id, image.width,
+                                                             image.height, class_ids, report))
         except TesseraError as exc:
             report.skip(exc.path or file, exc.problem)
     return report

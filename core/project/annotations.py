@@ -79,7 +79,13 @@ class AnnotationStore:
         sql = ("INSERT INTO annotations(image_id, class_id, kind, geometry, x1, y1, x2, y2, source, "
                "score, iscrowd, rle, track, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         with self._p.transaction() as c:
-            ids = [c.execute(sql, row).lastrowid for row in rows]
+            # Inside the write transaction new rowids are max(id)+1, +2, ...: the
+            # ids above the old maximum are exactly the new rows, in order.
+            before = c.execute("SELECT coalesce(max(id), 0) FROM annotations").fetchone()[0]
+            c.executemany(sql, rows)
+            ids = [r[0] for r in c.execute("SELECT id FROM annotations WHERE id > ? ORDER BY id", (before,))]
+        if len(ids) != len(rows):
+            raise ProjectError(f"inserted {len(rows)} annotations but found {len(ids)} new ids")
         return ids
 
     def get(self, annotation_id: int) -> Annotation:

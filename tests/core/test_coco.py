@@ -166,6 +166,9 @@ def test_malformed_json_names_the_file_and_changes_nothing(project, demo_sources
 
 def test_reimport_is_idempotent(project, demo_sources):
     first = import_dataset(project, "coco", demo_sources["coco"])
-    n = project.images.count()
-    import_dataset(project, "coco", demo_sources["coco"])
+    n, k = project.images.count(), project.annotations.count()
+    again = import_dataset(project, "coco", demo_sources["coco"])
     assert project.images.count() == n == first.images
+    assert project.annotations.count() == k  # no duplicates
+    assert again.images == 0 and len(again.warnings) == n
+    assert "already in the project" in str(again.warnings[0])
