@@ -12,8 +12,8 @@ export QT_QPA_PLATFORM ?= offscreen
 .PHONY: run test test-fast setup system-deps demo bench clean
 
 run: setup
-	@test -f $(DEMO)/project.db || $(VENV)/bin/tessera demo $(DEMO) --size full
-	@$(VENV)/bin/tessera info $(DEMO)
+	@if test -f $(DEMO)/project.db; then $(VENV)/bin/tessera info $(DEMO); \
+	else $(VENV)/bin/tessera demo $(DEMO) --size full; fi
 
 test: setup
 	$(PY) -m pytest -q
