@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     except TesseraError as exc:
         print(f"tessera: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # disk full, permission denied, a file where a folder should be
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tessera: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("tessera: interrupted", file=sys.stderr)
         return 130

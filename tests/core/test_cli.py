@@ -75,3 +75,7 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     r = tessera("import", proj, "--format", "jrdb", tmp_path / "missing", check_rc=2)
     assert "missing: no such file or folder" in r.stderr
     assert json.loads(tessera("info", proj, "--json", check_rc=0).stdout)["images"] == 0
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = tessera("export", proj, "--format", "coco", blocker / "out", check_rc=2)
+    assert r.stderr.startswith("tessera: error: ") and "afile" in r.stderr and "Traceback" not in r.stderr
