@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="all", choices=KINDS + ("all",))
     p.add_argument("--size", default="small", choices=SIZES)
     p.add_argument("--seed", type=int, default=0)
+
+    from . import train
+    train.add_parsers(sub)
     return parser
 
 
@@ -100,6 +104,11 @@ def _summary_text(s: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..project import Project
+    from . import train
+
+    handled = train.run(args)
+    if handled is not None:
+        return handled
 
     if args.command == "init":
         with Project.init(args.dir, name=args.name) as project:
@@ -171,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except TesseraError as exc:
         print(f"tessera: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # disk full, permission denied, a file where a folder should be
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"tessera: error: {where}{exc.strerror or exc}", file=sys.stderr)

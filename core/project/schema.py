@@ -117,10 +117,23 @@ CREATE TABLE jobs (
     config TEXT NOT NULL DEFAULT '{}',
     pid INTEGER,
     error TEXT,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT '{}',
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     started_at TEXT,
+    heartbeat_at TEXT,
     ended_at TEXT
 );
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    metric REAL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX checkpoints_job ON checkpoints(job_id);
 CREATE TABLE metrics (
     job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL,

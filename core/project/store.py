@@ -35,6 +35,7 @@ class Project:
         from .annotations import AnnotationStore
         from .classes import ClassStore
         from .images import ImageStore
+        from .jobs import JobStore
         from .masks import MaskStore
         from .relations import RelationStore
         from .tiles import TileStore
@@ -45,6 +46,7 @@ class Project:
         self.masks = MaskStore(self)
         self.relations = RelationStore(self)
         self.tiles = TileStore(self)
+        self.jobs = JobStore(self)
 
     # -- opening ---------------------------------------------------------
     @classmethod

@@ -1,0 +1,95 @@
+"""Checkpoint files of a run: ``last`` every epoch, ``epoch-N`` every
+``save_every`` epochs keeping the newest ``keep_last``, ``best`` by the
+pipeline's main metric, and ``final``.  Loading never runs code: only
+tensors and plain data are accepted (``torch.load(weights_only=True)``)."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import TesseraError
+
+
+class CheckpointRefused(TesseraError):
+    """A checkpoint that cannot be loaded safely."""
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointRefused("checkpoint not found", path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
+        raise CheckpointRefused(f"refused: the checkpoint holds Python objects that could run code ({first[:120]})",
+                                path) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointRefused(f"not a readable checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
+
+
+class CheckpointPolicy:
+    """Decides which files to write after each epoch and prunes old ones.
+
+    ``save(path)`` is the pipeline's writer; ``on_saved(kind, path, epoch,
+    metric)`` is told of every file written (the job records it)."""
+
+    def __init__(self, folder: Path, save_every: int, keep_last: int, mode: str = "max",
+                 suffix: str = ".ckpt", on_saved: Callable | None = None, on_removed: Callable | None = None,
+                 best: float | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.save_every, self.keep_last, self.mode, self.suffix = save_every, keep_last, mode, suffix
+        self.best = best
+        self._on_saved = on_saved or (lambda *a: None)
+        self._on_removed = on_removed or (lambda *a: None)
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}{self.suffix}"
+
+    def improved(self, metric: float | None) -> bool:
+        if metric is None or (isinstance(metric, float) and math.isnan(metric)):
+            return False
+        if self.best is None:
+            return True
+        return metric > self.best if self.mode == "max" else metric < self.best
+
+    def after_epoch(self, epoch: int, metric: float | None, save: Callable[[Path], None]) -> list[str]:
+        """Write what epoch ``epoch`` (1-based) calls for; returns the kinds written."""
+        written = []
+        self._write("last", epoch, metric, save)
+        written.append("last")
+        if epoch % self.save_every == 0:
+            self._write(f"epoch-{epoch:04d}", epoch, metric, save, kind="periodic")
+            written.append("periodic")
+            self._prune()
+        if self.improved(metric):
+            self.best = metric
+            self._write("best", epoch, metric, save)
+            written.append("best")
+        return written
+
+    def final(self, epoch: int, metric: float | None, save: Callable[[Path], None]) -> Path:
+        return self._write("final", epoch, metric, save)
+
+    def _write(self, name: str, epoch: int, metric, save, kind: str | None = None) -> Path:
+        path = self.path(name)
+        tmp = path.with_name(path.name + ".part")
+        save(tmp)
+        os.replace(tmp, path)
+        self._on_saved(kind or name, path, epoch, metric)
+        return path
+
+    def periodic(self) -> list[Path]:
+        return sorted(self.folder.glob(f"epoch-*{self.suffix}"))
+
+    def _prune(self) -> None:
+        for old in self.periodic()[:-self.keep_last]:
+            old.unlink(missing_ok=True)
+            self._on_removed(old)

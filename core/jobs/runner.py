@@ -1,0 +1,141 @@
+"""Starting jobs and following them: the parent side of the worker protocol.
+
+:func:`create_job` validates a configuration against the pipeline's
+declaration and the project's data before any work starts;
+:class:`JobProcess` runs ``python -m core.jobs.worker`` and turns its stdout
+into :class:`~core.jobs.events.Event` objects (an iterator, or callbacks)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import TesseraError
+from ..project import Project
+from .events import Event, EventError, parse_line
+
+STOP_GRACE_S = 60.0
+RESUMABLE = ("stopped", "interrupted", "failed")
+
+
+def create_job(project: Project, pipeline: str, values: dict, from_model: int | None = None) -> int:
+    """Check everything a user can get wrong, then store the job (queued)."""
+    from ..pipelines import get_pipeline
+
+    spec = get_pipeline(pipeline)
+    if from_model is not None:
+        values = {**values, "from_model": from_model}
+    config = spec.validate(values)
+    if config.get("from_model") is not None:
+        model = project.jobs.model(config["from_model"])
+        if model.pipeline != pipeline:
+            raise TesseraError(f"model {model.id} was trained by pipeline {model.pipeline!r}; "
+                               f"{pipeline!r} cannot start from it")
+    if spec.check is not None:
+        config.update(spec.check(project, config) or {})
+    return project.jobs.create(pipeline, config)
+
+
+def worker_command(project_dir: Path, job_id: int, resume: bool) -> list[str]:
+    if getattr(sys, "frozen", False):  # the packaged app is its own worker
+        cmd = [sys.executable, "worker"]
+    else:
+        cmd = [sys.executable, "-m", "core.jobs.worker"]
+    cmd += ["--project", str(project_dir), "--job", str(job_id)]
+    return cmd + (["--resume"] if resume else [])
+
+
+class JobProcess:
+    def __init__(self, project_dir: str | Path, job_id: int, resume: bool = False):
+        self.project_dir = Path(project_dir)
+        self.job_id = job_id
+        self.resume = resume
+        self.proc: subprocess.Popen | None = None
+        self.final: Event | None = None
+        self.log_path = self.project_dir / "runs" / f"job-{job_id:04d}" / "worker.log"
+
+    def start(self) -> "JobProcess":
+        if self.resume:
+            with Project.open(self.project_dir) as project:
+                job = project.jobs.get(self.job_id)
+                if job.state not in RESUMABLE:
+                    raise TesseraError(f"job {self.job_id} is {job.state}; only {', '.join(RESUMABLE)} jobs can be resumed")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "a", encoding="utf-8")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        root = Path(__file__).resolve().parents[2]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(worker_command(self.project_dir, self.job_id, self.resume),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                                     bufsize=1, start_new_session=True, env=env)
+        log.close()
+        return self
+
+    def events(self) -> Iterator[Event]:
+        """Events as they arrive, ending with the final one (or a synthetic
+        ``failed`` when the worker died without saying so)."""
+        assert self.proc is not None and self.proc.stdout is not None, "start() first"
+        for line in self.proc.stdout:
+            try:
+                event = parse_line(line)
+            except EventError as exc:
+                event = Event("log", {"level": "warning", "message": f"unreadable event: {exc}"})
+            if event is None:
+                continue
+            if event.final:
+                self.final = event
+            yield event
+        self.proc.wait()
+        if self.final is None:
+            self.final = Event("failed", {"error": f"worker exited with status {self.proc.returncode} "
+                                                   f"without a final event; see {self.log_path}"})
+            with Project.open(self.project_dir) as project:
+                project.jobs.mark_vanished()
+            yield self.final
+
+    def run(self, on_event: Callable[[Event], None] | None = None) -> Event:
+        for event in self.events():
+            if on_event:
+                on_event(event)
+        return self.final
+
+    def stop(self) -> None:
+        """Ask the worker to finish its batch, save and stop."""
+        if self.proc and self.proc.poll() is None and self.proc.stdin:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "stop"}) + "\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def stop_and_wait(self, grace: float = STOP_GRACE_S) -> int:
+        """Stop, then kill the process group if it has not ended after ``grace``."""
+        self.stop()
+        deadline = time.monotonic() + grace
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.proc.poll() is None:
+            self.kill()
+        return self.proc.wait()
+
+
+def stop_job(project: Project, job_id: int) -> None:
+    """Stop a job started elsewhere (another terminal, the GUI): SIGTERM."""
+    job = project.jobs.get(job_id)
+    if job.state not in ("running", "stopping") or not job.pid:
+        raise TesseraError(f"job {job_id} is {job.state}, not running")
+    try:
+        os.kill(job.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        project.jobs.mark_vanished()
+        raise TesseraError(f"job {job_id}'s process is gone; it is now marked interrupted") from None
+    project.jobs.set_state(job_id, "stopping")

@@ -1,0 +1,110 @@
+"""One job, in its own process: ``python -m core.jobs.worker --project P --job ID``.
+
+Events go to the real stdout, one JSON object per line; everything else
+libraries print goes to stderr (the run's log).  Stop: ``{"cmd": "stop"}`` on
+stdin or SIGTERM; the trainer finishes its batch, saves and reports ``stopped``."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+
+HEARTBEAT_S = 5.0
+
+
+def _events_stream():
+    """Keep the real stdout for events; point fd 1 (and print) at stderr."""
+    events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return events
+
+
+def _listen_for_stop(stop: threading.Event) -> None:
+    def read() -> None:
+        for line in sys.stdin:
+            try:
+                if json.loads(line).get("cmd") == "stop":
+                    stop.set()
+            except (ValueError, AttributeError):
+                continue
+
+    threading.Thread(target=read, daemon=True, name="stdin").start()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the runner, which asks us to stop
+
+
+def _heartbeat(emitter, project, job_id: int, done: threading.Event) -> None:
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_S):
+            emitter.emit("heartbeat")
+            try:
+                project.jobs.heartbeat(job_id)
+            except Exception:  # the store may be busy; the next beat tries again
+                pass
+
+    threading.Thread(target=beat, daemon=True, name="heartbeat").start()
+
+
+def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
+    from ..appdirs import configure_environment
+
+    configure_environment()
+    events = _events_stream()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from ..pipelines import get_pipeline
+    from ..project import Project
+    from .context import JobContext
+    from .events import Emitter
+
+    emitter = Emitter(events, job=job_id)
+    stop, done = threading.Event(), threading.Event()
+    _listen_for_stop(stop)
+    project = Project.open(project_dir)
+    try:
+        job = project.jobs.get(job_id)
+        spec = get_pipeline(job.pipeline)
+        project.jobs.set_state(job_id, "running", pid=os.getpid())
+        _heartbeat(emitter, project, job_id, done)
+        emitter.emit("started", pipeline=job.pipeline, config=job.config, resume=resume, pid=os.getpid())
+        ctx = JobContext(project, job_id, spec, job.config, emitter, stop, resume=resume)
+        result = spec.train_function()(ctx)
+        if result.stopped:
+            project.jobs.set_state(job_id, "stopped")
+            emitter.emit("stopped", epoch=result.epochs_done, checkpoint=str(ctx.last_checkpoint or ""))
+            return 0
+        model_id = project.jobs.register_model(job_id, job.pipeline, str(result.model_path), result.architecture,
+                                               result.classes, result.metrics)
+        project.jobs.set_state(job_id, "completed")
+        emitter.emit("completed", model=model_id, path=str(result.model_path), metrics=result.metrics,
+                     epoch=result.epochs_done)
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent as an event
+        message = f"{type(exc).__name__}: {exc}".strip()
+        traceback.print_exc(file=sys.stderr)
+        try:
+            project.jobs.set_state(job_id, "failed", error=message)
+        finally:
+            emitter.emit("failed", error=message)
+        return 1
+    finally:
+        done.set()
+        project.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tessera worker")
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--job", type=int, required=True)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    return run_job(args.project, args.job, args.resume)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

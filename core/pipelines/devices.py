@@ -1,0 +1,24 @@
+"""Choosing where to train: CUDA when present (mixed precision on), else CPU."""
+from __future__ import annotations
+
+from ..errors import TesseraError
+
+
+def lightning_device(device: str, amp: bool = True) -> tuple[str, object, str]:
+    """(accelerator, devices, precision) for a Lightning Trainer."""
+    import torch
+
+    device = device.strip().lower()
+    cuda = torch.cuda.is_available()
+    if device == "auto":
+        device = "cuda" if cuda else "cpu"
+    if device == "cpu":
+        return "cpu", 1, "32-true"
+    if device.startswith("cuda"):
+        if not cuda:
+            raise TesseraError(f"device {device!r} asked for, but no CUDA GPU is available")
+        index = device.split(":", 1)[1] if ":" in device else None
+        devices = [int(index)] if index is not None else "auto"  # all GPUs: DDP
+        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if amp else "32-true"
+        return "gpu", devices, precision
+    raise TesseraError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")

@@ -1,0 +1,81 @@
+"""The Lightning module: an smp network, CrossEntropy + Dice with the no-data
+ignore index, and torchmetrics IoU / pixel accuracy for train and val."""
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import segmentation_models_pytorch as smp
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+
+from ..schedule import lambda_scheduler
+from .data import IGNORE
+
+
+def build_network(architecture: str, encoder: str, classes: int) -> torch.nn.Module:
+    return smp.create_model(architecture, encoder_name=encoder, encoder_weights=None, classes=classes)
+
+
+class SegmentationModule(pl.LightningModule):
+    def __init__(self, architecture: str, encoder: str, class_names: list[str], learning_rate: float,
+                 scheduler: str, warmup_epochs: int, epochs: int, dice_weight: float,
+                 class_weights: list[float] | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        n = len(class_names)
+        self.net = build_network(architecture, encoder, n)
+        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.ce = torch.nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)
+        self.dice = smp.losses.DiceLoss("multiclass", ignore_index=IGNORE)
+        # keys "train_"/"val_": "train" would shadow nn.Module.train
+        self.iou = torch.nn.ModuleDict({f"{s}_": MulticlassJaccardIndex(n, average="none", ignore_index=IGNORE)
+                                        for s in ("train", "val")})
+        self.acc = torch.nn.ModuleDict({f"{s}_": MulticlassAccuracy(n, average="micro", ignore_index=IGNORE)
+                                        for s in ("train", "val")})
+
+    def forward(self, x):
+        return self.net(x)
+
+    def _step(self, batch, stage: str):
+        x, y = batch
+        logits = self(x)
+        loss = self.ce(logits, y)
+        if self.hparams.dice_weight > 0 and (y != IGNORE).any():
+            loss = loss + self.hparams.dice_weight * self.dice(logits, y)
+        preds = logits.argmax(1)
+        self.iou[f"{stage}_"].update(preds, y)
+        self.acc[f"{stage}_"].update(preds, y)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def _epoch_metrics(self, stage: str):
+        iou, acc = self.iou[f"{stage}_"], self.acc[f"{stage}_"]
+        per_class = iou.compute()
+        present = iou.confmat.sum(1) + iou.confmat.sum(0) > 0
+        miou = per_class[present].mean() if present.any() else torch.tensor(0.0)
+        self.log(f"{stage}_miou", miou)
+        self.log(f"{stage}_pixel_accuracy", acc.compute())
+        for name, value, seen in zip(self.hparams.class_names, per_class, present):
+            if seen:
+                self.log(f"{stage}_iou/{name}", value)
+        iou.reset()
+        acc.reset()
+
+    def on_train_epoch_end(self):
+        self._epoch_metrics("train")
+
+    def on_validation_epoch_end(self):
+        if not self.trainer.sanity_checking:
+            self._epoch_metrics("val")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate, weight_decay=1e-4)
+        steps_per_epoch = max(1, self.trainer.num_training_batches)
+        sched = lambda_scheduler(opt, self.hparams.epochs * steps_per_epoch,
+                                 self.hparams.warmup_epochs * steps_per_epoch, self.hparams.scheduler)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
