@@ -30,8 +30,9 @@ def load_checkpoint(path: str | Path) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
         raise CheckpointRefused(f"refused: the checkpoint holds Python objects that could run code ({first[:120]})",
                                 path) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointRefused(f"not a readable checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
+    except Exception as exc:  # truncated or foreign files fail in many ways inside torch
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise CheckpointRefused(f"not a readable checkpoint ({detail})", path) from None
 
 
 class CheckpointPolicy:

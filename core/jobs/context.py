@@ -69,6 +69,12 @@ class JobContext:
         return path if path.is_file() else None
 
     @property
+    def last_checkpoint_epoch(self) -> int:
+        """The (1-based) epoch the ``last`` checkpoint holds; 0 when there is none."""
+        epochs = [c["epoch"] for c in self.project.jobs.checkpoints(self.job_id) if c["kind"] == "last"]
+        return max(epochs) if epochs and self.last_checkpoint else 0
+
+    @property
     def epochs_done(self) -> int:
         history = self.project.jobs.history(self.job_id)
         return max(history) if history else 0

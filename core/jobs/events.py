@@ -95,11 +95,11 @@ class Emitter:
     def emit(self, kind: str, /, **data: Any) -> bool:
         if kind == "progress":
             now = time.monotonic()
-            self.last = data
-            if now - self._last_progress < self._min_gap and not data.get("force"):
+            force = data.pop("force", False)
+            self.last = dict(data)
+            if now - self._last_progress < self._min_gap and not force:
                 return False
             self._last_progress = now
-            data.pop("force", None)
         if self._job is not None:
             data.setdefault("job", self._job)
         line = format_event(kind, **data)

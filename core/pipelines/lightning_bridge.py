@@ -50,9 +50,12 @@ class JobBridge(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         epoch = trainer.current_epoch + 1
         if self.stopped and trainer.fit_loop.epoch_loop.batch_progress.current.ready < trainer.num_training_batches:
-            trainer.save_checkpoint(self.ctx.checkpoints.path("last"))  # mid-epoch: not a finished epoch
-            self.ctx.project.jobs.add_checkpoint(self.ctx.job_id, epoch - 1, "last",
-                                                 str(self.ctx.checkpoints.path("last")), None)
+            # Stopped mid-epoch: save the weights as they are, but the resume point
+            # stays `last` (the end of the previous epoch), so epochs stay whole.
+            path = self.ctx.checkpoints.path("stopped")
+            trainer.save_checkpoint(path)
+            self.ctx.project.jobs.add_checkpoint(self.ctx.job_id, epoch - 1, "stopped", str(path), None)
+            self.ctx.emitter.emit("checkpoint", kind="stopped", path=str(path), epoch=epoch - 1)
             return
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
         metrics = {k: v for k, v in metrics.items() if v is not None}
@@ -60,4 +63,4 @@ class JobBridge(pl.Callback):
         metrics["epoch_seconds"] = round(time.monotonic() - self._epoch_t0, 3)
         self.ctx.epoch_end(epoch, metrics)
         self.ctx.checkpoints.after_epoch(epoch, metrics.get(self.main_metric),
-                                         lambda path: trainer.save_checkpoint(path, weights_only=False))
+                                         lambda path: trainer.save_checkpoint(path))

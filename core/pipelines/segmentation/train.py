@@ -64,11 +64,12 @@ def train(ctx: JobContext) -> TrainResult:
                          deterministic=False)
     ctx.log(f"training {cfg['architecture']}/{cfg['encoder']} on {len(train_set)} windows "
             f"({len(val_set)} for validation), {len(classes)} classes, {accelerator} {precision}")
-    if resume_from is not None:
-        ctx.project.jobs.truncate_history(ctx.job_id, _checkpoint_epoch(resume_from))
-        ctx.log(f"resuming from {resume_from.name} (epoch {_checkpoint_epoch(resume_from)})")
+    if ctx.resume:
+        done = ctx.last_checkpoint_epoch
+        ctx.project.jobs.truncate_history(ctx.job_id, done)  # epochs after the checkpoint are re-run
+        ctx.log(f"resuming after epoch {done}" if resume_from else "no checkpoint yet: starting over")
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_from) if resume_from else None,
-                weights_only=False if resume_from else None)
+                weights_only=True)
     epochs_done = ctx.epochs_done
     history = ctx.project.jobs.history(ctx.job_id)
     last_metrics = history.get(epochs_done, {})
@@ -86,11 +87,6 @@ def _export_state(module: SegmentationModule, cfg: dict, classes: list, metrics:
     return {"format": "tessera-segmentation-v1", "architecture": cfg["architecture"], "encoder": cfg["encoder"],
             "classes": classes, "image_size": cfg["image_size"], "metrics": metrics,
             "state_dict": {k: v.detach().cpu() for k, v in module.net.state_dict().items()}}
-
-
-def _checkpoint_epoch(path) -> int:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    return int(state.get("epoch", 0))
 
 
 def _initial_weights(ctx: JobContext, module: SegmentationModule) -> None:

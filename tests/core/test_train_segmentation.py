@@ -1,0 +1,110 @@
+"""Real (tiny) segmentation training on the demo land-cover tiles, on CPU."""
+import os
+import signal
+
+import pytest
+
+from core.errors import TesseraError
+from core.jobs.checkpoints import load_checkpoint
+from core.jobs.runner import JobProcess, create_job
+from core.project import Project
+
+TINY = {"architecture": "unet", "encoder": "resnet18", "image_size": "64", "batch_size": "4",
+        "workers": "0", "learning_rate": "0.003"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seg_project(tmp_path_factory):
+    from core.demo import build_demo
+
+    project, _ = build_demo(tmp_path_factory.mktemp("seg") / "p", "segmentation")
+    project.close()
+    return project.root
+
+
+def _job(root, epochs, **extra):
+    with Project.open(root) as project:
+        return create_job(project, "segmentation", {**TINY, "epochs": str(epochs), **extra})
+
+
+def test_training_completes_registers_a_model_and_learns(seg_project):
+    job_id = _job(seg_project, 4, save_every="2", keep_last="1")
+    events = []
+    final = JobProcess(seg_project, job_id).start().run(events.append)
+    assert final.type == "completed", final.data
+    kinds = [e.type for e in events]
+    assert kinds[0] == "started" and "progress" in kinds and kinds.count("epoch") == 4
+    with Project.open(seg_project) as project:
+        job = project.jobs.get(job_id)
+        assert job.state == "completed" and job.epoch == 4
+        history = project.jobs.history(job_id)
+        assert list(history) == [1, 2, 3, 4]
+        assert history[4]["train_loss"] < history[1]["train_loss"]
+        assert {"val_loss", "val_miou", "val_pixel_accuracy", "train_miou", "lr"} <= set(history[4])
+        assert any(k.startswith("val_iou/") for k in history[4])
+        model = project.jobs.model(final.get("model"))
+        assert model.pipeline == "segmentation" and model.architecture == "unet/resnet18"
+        assert [c["name"] for c in model.classes][:2] == ["background", "building"]
+        state = load_checkpoint(model.path)
+        assert state["format"] == "tessera-segmentation-v1" and state["state_dict"]
+        files = sorted(p.name for p in (project.runs_dir / f"job-{job_id:04d}" / "checkpoints").iterdir())
+        assert files == ["best.ckpt", "epoch-0004.ckpt", "final.ckpt", "last.ckpt"]  # keep_last=1
+        assert job.config["snapshot"]["train"] and job.config["classes"]
+
+
+def test_stop_through_stdin_then_resume(seg_project):
+    job_id = _job(seg_project, 3)
+    proc = JobProcess(seg_project, job_id).start()
+    seen = []
+    for event in proc.events():
+        seen.append(event)
+        if event.type == "epoch":
+            proc.stop()
+    assert seen[-1].type == "stopped"
+    with Project.open(seg_project) as project:
+        job = project.jobs.get(job_id)
+        assert job.state == "stopped" and job.epoch < 3
+        assert (project.runs_dir / f"job-{job_id:04d}" / "checkpoints" / "last.ckpt").is_file()
+        stopped_at = job.epoch
+    final = JobProcess(seg_project, job_id, resume=True).start().run()
+    assert final.type == "completed", final.data
+    with Project.open(seg_project) as project:
+        assert list(project.jobs.history(job_id)) == [1, 2, 3] and stopped_at >= 1
+
+
+def test_killed_worker_is_interrupted_and_resumes_with_continuous_history(seg_project):
+    job_id = _job(seg_project, 3)
+    proc = JobProcess(seg_project, job_id).start()
+    events = proc.events()
+    for event in events:
+        if event.type == "checkpoint" and event.get("kind") == "last":  # epoch 1 saved: kill in epoch 2
+            os.killpg(proc.proc.pid, signal.SIGKILL)
+            break
+    rest = list(events)
+    assert rest[-1].type == "failed" and "without a final event" in rest[-1].get("error")
+    with Project.open(seg_project) as project:
+        assert project.jobs.get(job_id).state == "interrupted"
+        before = project.jobs.history(job_id)
+    final = JobProcess(seg_project, job_id, resume=True).start().run()
+    assert final.type == "completed", final.data
+    with Project.open(seg_project) as project:
+        history = project.jobs.history(job_id)
+        assert list(history) == [1, 2, 3]
+        assert history[1] == before[1]  # the epoch before the kill is kept, not re-run
+
+
+def test_user_errors_come_before_any_work(seg_project, tmp_path):
+    with Project.open(seg_project) as project:
+        with pytest.raises(TesseraError, match="unknown parameter"):
+            create_job(project, "segmentation", {"epochz": "3"})
+        with pytest.raises(TesseraError, match="no training data"), Project.init(tmp_path / "empty") as empty:
+            create_job(empty, "segmentation", {})
+        with pytest.raises(TesseraError, match="no tile set named 'none'"):
+            create_job(project, "segmentation", {"training_set": "tiles:none"})
+        with pytest.raises(TesseraError, match="no model 999"):
+            create_job(project, "segmentation", {}, from_model=999)
+        n = len(project.jobs.list())
+    with Project.open(seg_project) as project:
+        assert len(project.jobs.list()) == n
