@@ -158,8 +158,14 @@ def _draw(bar, event) -> None:
                             else f"epoch {event.get('epoch')}", refresh=False)
         bar.refresh()
     elif event.type == "epoch":
+        bar.n = event.get("epoch")
+        bar.refresh()
         m = event.get("metrics", {})
-        shown = {k: m[k] for k in ("train_loss", "val_loss", "val_miou", "val_map50", "val_accuracy") if k in m}
+        shown = {k: m[k] for k in ("train_loss", "val_loss", "val_miou", "val_map50", "val_map50_95", "val_accuracy")
+                 if k in m}
         bar.write(f"epoch {event.get('epoch')}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+    elif event.type == "completed":
+        bar.n = bar.total
+        bar.refresh()
     elif event.type == "log":
         bar.write(f"[{event.get('level')}] {event.get('message')}")

@@ -156,9 +156,13 @@ def _export_name(name: str) -> str:
 
 
 def export_yolo(project: Project, out: str | Path, task: str = "auto",
-                progress: Progress | None = None, image_ids=None) -> Report:
+                progress: Progress | None = None, image_ids=None, class_ids: list[int] | None = None,
+                split_of: dict[int, str] | None = None, link: bool = False) -> Report:
     """``task``: ``detect`` (boxes), ``segment`` (polygons; boxes become
-    rectangles) or ``auto`` (segment when the project has polygons or masks)."""
+    rectangles) or ``auto`` (segment when the project has polygons or masks).
+    ``class_ids`` picks and orders the classes written (others are left out);
+    ``split_of`` overrides images' splits; ``link`` hard-links images instead
+    of copying them (training snapshots)."""
     out = Path(out)
     if task == "auto":
         kinds = {k for (k,) in project.conn.execute("SELECT DISTINCT kind FROM annotations")}
@@ -166,18 +170,20 @@ def export_yolo(project: Project, out: str | Path, task: str = "auto",
     if task not in ("detect", "segment"):
         raise TesseraError(f"unknown YOLO task {task!r}; expected detect, segment or auto")
     report = Report(action="export", format=f"yolo-{task}", output=str(out))
-    classes = project.classes.list()
+    by_id = {c.id: c for c in project.classes.list()}
+    classes = [by_id[i] for i in class_ids] if class_ids is not None else list(by_id.values())
     index = {c.id: i for i, c in enumerate(classes)}
     used_splits = set()
     for image in track(project.images.list(ids=image_ids), progress, message="exporting YOLO"):
-        split = image.split if image.split in SPLIT_KEYS else "train"
+        split = (split_of or {}).get(image.id, image.split)
+        split = split if split in SPLIT_KEYS else "train"
         used_splits.add(split)
-        rel = _export_name(image.name)
-        dst = out / "images" / split / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(image.file(project.root), dst)
+        dst = out / "images" / split / _export_name(image.name)
+        _place(image.file(project.root), dst, link)
         lines = []
         for ann in project.annotations.for_image(image.id):
+            if class_ids is not None and ann.class_id not in index:
+                continue
             if ann.class_id is None or ann.kind == "point":
                 report.warn(image.name, f"annotation {ann.id} ({ann.kind}) not representable in YOLO; skipped")
                 continue
@@ -195,6 +201,18 @@ def export_yolo(project: Project, out: str | Path, task: str = "auto",
     spec.setdefault("val", spec["train"])
     (out / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     return report
+
+
+def _place(src: Path, dst: Path, link: bool) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    if link:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)
 
 
 def _label_lines(ann, cls: int, width: int, height: int, task: str, report: Report, name: str) -> list[str]:

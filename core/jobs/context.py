@@ -11,7 +11,7 @@ from typing import Any
 
 from ..project import Project
 from .checkpoints import CheckpointPolicy
-from .events import Emitter
+from .events import Emitter, clean
 
 log = logging.getLogger("tessera.job")
 
@@ -51,6 +51,7 @@ class JobContext:
         return self.stop_event.is_set()
 
     def progress(self, **data: Any) -> None:
+        data = clean(data)
         if self.emitter.emit("progress", **data):
             self.project.jobs.heartbeat(self.job_id, data)
 

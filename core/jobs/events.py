@@ -60,23 +60,23 @@ def parse_line(line: str | bytes) -> Event | None:
     return Event(kind, data)
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """JSON has no NaN or infinity: they travel as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        return _clean(value.item())
+        return clean(value.item())
     return value
 
 
 def format_event(kind: str, /, **data: Any) -> str:
     if kind not in TYPES:
         raise EventError(f"unknown event type {kind!r}")
-    return json.dumps({"v": VERSION, "type": kind, "time": round(time.time(), 3), **_clean(data)},
+    return json.dumps({"v": VERSION, "type": kind, "time": round(time.time(), 3), **clean(data)},
                       allow_nan=False)
 
 

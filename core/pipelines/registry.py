@@ -48,7 +48,7 @@ def register(spec: PipelineSpec) -> PipelineSpec:
 
 
 def _load() -> None:
-    from . import segmentation  # noqa: F401  (registers itself)
+    from . import detection, segmentation  # noqa: F401  (each registers itself)
 
 
 def all_pipelines() -> list[PipelineSpec]:

@@ -1,0 +1,61 @@
+"""Object detection with ultralytics YOLO (v8 and 11 families), built from YAML."""
+from __future__ import annotations
+
+from ...errors import TesseraError
+from ..params import Param, common_params
+from ..registry import PipelineSpec, register
+from ..samples import snapshot
+
+SIZES = ("n", "s", "m", "l", "x")
+ARCHITECTURES = tuple(f"yolov8{s}" for s in SIZES) + tuple(f"yolo11{s}" for s in SIZES)
+SHAPES = ("box", "polygon", "mask")
+
+
+def _has_objects(project, image) -> bool:
+    """Annotated images, and images marked done with no object (negatives)."""
+    kinds = {a.kind for a in project.annotations.for_image(image.id)}
+    return bool(kinds & set(SHAPES)) or image.status == "done"
+
+
+def check(project, config: dict) -> dict:
+    data = snapshot(project, "splits" if config["training_set"] == "splits" else config["training_set"],
+                    config["image_size"], lambda image: _has_objects(project, image), "boxes or shapes")
+    ids = sorted({item[0] for item in data["train"]})
+    placeholders = ",".join("?" * len(ids))
+    used = {r[0] for r in project.conn.execute(
+        f"SELECT DISTINCT class_id FROM annotations WHERE class_id IS NOT NULL AND kind IN ('box','polygon','mask') "
+        f"AND image_id IN ({placeholders})", ids)}
+    if not used:
+        raise TesseraError("the training images hold no boxes or shapes to learn from")
+    classes = [{"id": c.id, "name": c.name, "color": c.color, "critical": c.critical}
+               for c in project.classes.list() if c.id in used]
+    if config["training_set"] != "splits":
+        raise TesseraError("detection trains on whole images: use training_set=splits "
+                           "(large images: cut them with 'tessera tiles' into a tile set first)")
+    return {"snapshot": {k: [[i] for i in sorted({item[0] for item in v})] for k, v in data.items()},
+            "classes": classes}
+
+
+SPEC = register(PipelineSpec(
+    name="detection",
+    description="Object detection with ultralytics YOLOv8 / YOLO11 (n to x), fresh weights from YAML",
+    task="detection",
+    params=common_params(ARCHITECTURES, "yolov8n", 640, "val_map50_95") + [
+        Param("critical_oversample", "int", 3, min=1, max=20, group="data",
+              help="repeat training images that hold a critical class this many times"),
+        Param("multi_scale", "float", 0.0, min=0.0, max=0.5, group="data",
+              help="train at random sizes within image_size x (1 +- this); 0.25 at 640 gives 480..800"),
+        Param("mosaic", "float", 1.0, min=0.0, max=1.0, group="data", help="probability of mosaic augmentation"),
+        Param("close_mosaic", "int", 10, min=0, max=1000, group="data",
+              help="turn mosaic off for the last this many epochs"),
+        Param("weights_file", "str", "", group="model",
+              help="local .pt file of YOLO weights to start from (never downloaded); empty = fresh"),
+        Param("amp", "bool", True, group="advanced", help="mixed precision (on GPU only)"),
+        Param("patience", "int", 100, min=1, max=10000, group="advanced",
+              help="stop early after this many epochs without improvement"),
+    ],
+    main_metric="val_map50_95",
+    mode="max",
+    trainer="core.pipelines.detection.train:train",
+    check=check,
+))

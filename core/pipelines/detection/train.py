@@ -1,0 +1,218 @@
+"""``detection`` trainer: ultralytics' own trainer, driven through its callbacks."""
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from ...errors import TesseraError
+from ...formats.yolo import export_yolo
+from ...jobs.checkpoints import load_checkpoint
+from ...jobs.context import JobContext, TrainResult
+
+# ultralytics' metric names -> ours
+_METRICS = {"metrics/precision(B)": "val_precision", "metrics/recall(B)": "val_recall",
+            "metrics/mAP50(B)": "val_map50", "metrics/mAP50-95(B)": "val_map50_95",
+            "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss"}
+
+
+def write_snapshot(ctx: JobContext) -> Path:
+    """The job's data as a YOLO dataset in the run folder (images hard-linked),
+    with critical-class images repeated in the training list."""
+    cfg = ctx.config
+    out = ctx.run_dir / "dataset"
+    if out.exists():
+        shutil.rmtree(out)
+    split_of = {item[0]: split for split, items in cfg["snapshot"].items() for item in items}
+    class_ids = [c["id"] for c in cfg["classes"]]
+    export_yolo(ctx.project, out, task="detect", image_ids=list(split_of), class_ids=class_ids,
+                split_of=split_of, link=True)
+    critical = {c["id"] for c in cfg["classes"] if c.get("critical")}
+    lines = []
+    for image_id in sorted(i for i, s in split_of.items() if s == "train"):
+        image = ctx.project.images.get(image_id)
+        path = (out / "images" / "train" / image.name).resolve()
+        has_critical = any(a.class_id in critical for a in ctx.project.annotations.for_image(image_id))
+        lines += [str(path)] * (cfg["critical_oversample"] if has_critical else 1)
+    (out / "train.txt").write_text("\n".join(lines) + "\n")
+    spec = (out / "data.yaml").read_text().replace("train: images/train", "train: train.txt")
+    if not cfg["snapshot"].get("val"):
+        ctx.log("no validation images: validating on the training images", "warning")
+        spec = spec.replace("val: images/train", "val: images/train")
+    (out / "data.yaml").write_text(spec)
+    return out / "data.yaml"
+
+
+class _Bridge:
+    """ultralytics callbacks -> job events, stored epochs, checkpoints, stop."""
+
+    def __init__(self, ctx: JobContext):
+        self.ctx = ctx
+        self.in_loop = False
+        self.stopped = False
+        self.final_metrics: dict = {}
+        self._t0 = time.monotonic()
+        self._start = None
+
+    def on_train_epoch_start(self, trainer):
+        self._epoch_t0 = time.monotonic()
+
+    def on_train_batch_end(self, trainer):
+        nb = len(trainer.train_loader)
+        batch = getattr(trainer, "_tessera_batch", 0) + 1
+        trainer._tessera_batch = batch % nb
+        done = trainer.epoch * nb + batch
+        if self._start is None:
+            self._start = done - 1
+        rate = (done - self._start) / max(1e-6, time.monotonic() - self._t0)
+        total = trainer.epochs * nb
+        tloss = trainer.tloss
+        values = list(tloss.values()) if isinstance(tloss, dict) else ([tloss.sum()] if tloss is not None else [])
+        loss = float(sum(float(v) for v in values)) if values else None
+        self.ctx.progress(epoch=trainer.epoch + 1, epochs=trainer.epochs, batch=batch, batches=nb, loss=loss,
+                          fraction=done / max(1, total), eta_s=(total - done) / rate if rate > 0 else None)
+        if self.ctx.should_stop and not self.stopped:
+            self.stopped = True
+            trainer.stop = True
+            self.ctx.log("stop requested: finishing this batch, validating and saving")
+
+    def on_train_epoch_end(self, trainer):
+        self.in_loop = True  # the next on_fit_epoch_end belongs to this epoch, not the final evaluation
+
+    def on_fit_epoch_end(self, trainer):
+        metrics = {ours: float(trainer.metrics[theirs]) for theirs, ours in _METRICS.items()
+                   if theirs in trainer.metrics}
+        if not self.in_loop:  # final evaluation of best.pt
+            self.final_metrics = metrics
+            return
+        self.in_loop = False
+        epoch = trainer.epoch + 1
+        losses = trainer.label_loss_items(trainer.tloss, prefix="train")
+        metrics.update({k.replace("train/", "train_"): float(v) for k, v in losses.items()})
+        metrics["train_loss"] = sum(v for k, v in metrics.items() if k in ("train_box_loss", "train_cls_loss", "train_dfl_loss"))
+        metrics["val_loss"] = sum(v for k, v in metrics.items() if k in ("val_box_loss", "val_cls_loss", "val_dfl_loss"))
+        metrics["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
+        metrics["epoch_seconds"] = round(time.monotonic() - getattr(self, "_epoch_t0", self._t0), 3)
+        metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
+        self.ctx.epoch_end(epoch, metrics)
+        last = Path(trainer.last)
+        if last.is_file():
+            self.ctx.checkpoints.after_epoch(epoch, metrics.get("val_map50_95"),
+                                             lambda path: shutil.copyfile(last, path))
+
+
+def train(ctx: JobContext) -> TrainResult:
+    from ultralytics import YOLO
+
+    cfg = ctx.config
+    ctx.checkpoints.suffix = ".pt"
+    weights_dir = ctx.run_dir / "ultralytics" / "weights"
+    # Resume from our copy of last.pt: ultralytics strips its own last.pt of the
+    # optimizer and epoch when a run ends or is stopped, and "resuming" such a
+    # file silently starts a new default run elsewhere.
+    resume_from = ctx.last_checkpoint if ctx.resume else None
+    bridge = _Bridge(ctx)
+    device = _device(cfg["device"])
+    if resume_from is not None:
+        done = ctx.last_checkpoint_epoch
+        ctx.project.jobs.truncate_history(ctx.job_id, done)
+        ctx.log(f"resuming after epoch {done}")
+        model = YOLO(str(resume_from))
+        _add_callbacks(model, bridge)
+        # ultralytics replaces the checkpoint's data with its default (coco8, a
+        # download) unless the data is named again.
+        model.train(resume=True, data=str(ctx.run_dir / "dataset" / "data.yaml"), device=device)
+    else:
+        if ctx.resume:
+            ctx.project.jobs.truncate_history(ctx.job_id, 0)
+            ctx.log("no checkpoint yet: starting over")
+        data = write_snapshot(ctx)
+        model = YOLO(f"{cfg['architecture']}.yaml", task="detect")
+        _initial_weights(ctx, model)
+        _add_callbacks(model, bridge)
+        ctx.log(f"training {cfg['architecture']} on {len(cfg['snapshot']['train'])} images, "
+                f"{len(cfg['classes'])} classes, device {device}")
+        model.train(data=str(data), epochs=cfg["epochs"], batch=cfg["batch_size"], imgsz=cfg["image_size"],
+                    optimizer="AdamW", lr0=cfg["learning_rate"], lrf=0.01, cos_lr=cfg["scheduler"] == "cosine",
+                    warmup_epochs=cfg["warmup_epochs"], device=device, seed=cfg["seed"], deterministic=False,
+                    workers=cfg["workers"], amp=cfg["amp"], save_period=-1, plots=False, verbose=False,
+                    multi_scale=cfg["multi_scale"], mosaic=cfg["mosaic"], close_mosaic=cfg["close_mosaic"],
+                    patience=cfg["patience"], project=str(ctx.run_dir), name="ultralytics", exist_ok=True,
+                    pretrained=False, val=True)
+    epochs_done = ctx.epochs_done
+    history = ctx.project.jobs.history(ctx.job_id)
+    last_metrics = history.get(epochs_done, {})
+    if bridge.stopped and epochs_done < cfg["epochs"]:
+        return TrainResult(ctx.last_checkpoint, cfg["architecture"], cfg["classes"], last_metrics, epochs_done,
+                           stopped=True)
+    best = weights_dir / "best.pt"
+    source = best if best.is_file() else weights_dir / "last.pt"
+    final = ctx.checkpoints.final(epochs_done, bridge.final_metrics.get("val_map50_95"),
+                                  lambda path: torch.save(export_state(source, cfg), path))
+    metrics = {**last_metrics, **{f"best_{k}": v for k, v in bridge.final_metrics.items()}}
+    return TrainResult(final, cfg["architecture"], cfg["classes"], metrics, epochs_done)
+
+
+def export_state(ultralytics_checkpoint: Path, cfg: dict) -> dict:
+    """The registered model: plain tensors and data that load with weights_only=True.
+
+    ultralytics' own .pt pickles the model object; we keep its YAML and weights."""
+    from ultralytics.nn.tasks import load_checkpoint as ul_load  # ultralytics reads its own run files
+
+    model, _ = ul_load(str(ultralytics_checkpoint), device="cpu")
+    return {"format": "tessera-detection-v1", "architecture": cfg["architecture"], "yaml": dict(model.yaml),
+            "names": [c["name"] for c in cfg["classes"]], "classes": cfg["classes"], "image_size": cfg["image_size"],
+            "stride": model.stride.tolist(), "state_dict": {k: v.float() if v.is_floating_point() else v
+                                                            for k, v in model.state_dict().items()}}
+
+
+def build_model(state: dict):
+    """Rebuild a registered detection model from :func:`export_state` data."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel(state["yaml"], nc=len(state["names"]), verbose=False)
+    model.load_state_dict(state["state_dict"])
+    model.names = dict(enumerate(state["names"]))
+    return model.eval()
+
+
+def _initial_weights(ctx: JobContext, model) -> None:
+    cfg = ctx.config
+    if cfg.get("from_model"):
+        registered = ctx.project.jobs.model(cfg["from_model"])
+        state = load_checkpoint(registered.path)
+        if state.get("architecture") != cfg["architecture"]:
+            raise TesseraError(f"model {registered.id} is {state.get('architecture')}, this job is {cfg['architecture']}")
+        _load_matching(ctx, model, state["state_dict"], f"model {registered.id}")
+    elif cfg["weights_file"]:
+        state = load_checkpoint(cfg["weights_file"])
+        weights = state.get("state_dict", state) if isinstance(state, dict) else state
+        _load_matching(ctx, model, weights, cfg["weights_file"])
+
+
+def _load_matching(ctx, model, weights: dict, origin: str) -> None:
+    own = model.model.state_dict()
+    fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    model.model.load_state_dict(fitting, strict=False)
+    ctx.log(f"started from {origin}: {len(fitting)} of {len(own)} tensors")
+
+
+def _add_callbacks(model, bridge: _Bridge) -> None:
+    for name in ("on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end"):
+        model.add_callback(name, getattr(bridge, name))
+
+
+def _device(device: str) -> str:
+    device = device.strip().lower()
+    if device == "auto":
+        return "0" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TesseraError(f"device {device!r} asked for, but no CUDA GPU is available")
+        return device.split(":", 1)[1] if ":" in device else ",".join(map(str, range(torch.cuda.device_count())))
+    raise TesseraError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
