@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=SIZES)
     p.add_argument("--seed", type=int, default=0)
 
-    from . import train
+    from . import evaluate, train
     train.add_parsers(sub)
+    evaluate.add_parsers(sub)
     return parser
 
 
@@ -104,11 +105,12 @@ def _summary_text(s: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..project import Project
-    from . import train
+    from . import evaluate, train
 
-    handled = train.run(args)
-    if handled is not None:
-        return handled
+    for module in (train, evaluate):
+        handled = module.run(args)
+        if handled is not None:
+            return handled
 
     if args.command == "init":
         with Project.init(args.dir, name=args.name) as project:

@@ -29,10 +29,16 @@ def _job(root, epochs, **extra):
         return create_job(project, "segmentation", {**TINY, "epochs": str(epochs), **extra})
 
 
-def test_training_completes_registers_a_model_and_learns(seg_project):
+@pytest.fixture(scope="module")
+def trained(seg_project):
     job_id = _job(seg_project, 4, save_every="2", keep_last="1")
     events = []
     final = JobProcess(seg_project, job_id).start().run(events.append)
+    return job_id, final, events
+
+
+def test_training_completes_registers_a_model_and_learns(seg_project, trained):
+    job_id, final, events = trained
     assert final.type == "completed", final.data
     kinds = [e.type for e in events]
     assert kinds[0] == "started" and "progress" in kinds and kinds.count("epoch") == 4
@@ -108,3 +114,34 @@ def test_user_errors_come_before_any_work(seg_project, tmp_path):
         n = len(project.jobs.list())
     with Project.open(seg_project) as project:
         assert len(project.jobs.list()) == n
+
+
+def test_evaluation_matches_a_directly_computed_confusion_matrix(seg_project, trained):
+    import numpy as np
+
+    from core.evaluate import evaluate_model, validation_items
+    from core.evaluate.segmentation import evaluate_segmentation
+    from core.pipelines.segmentation.data import class_lut
+
+    _, final, _ = trained
+    with Project.open(seg_project) as project:
+        model = project.jobs.model(final.get("model"))
+        items = validation_items(project, model)
+        result = evaluate_segmentation(project, model, items, keep_predictions=True)
+        lut = class_lut(model.classes)
+        n = len(model.classes)
+        cm = np.zeros((n, n), np.int64)
+        for (image_id, x, y, w, h), pred in result["predictions"].items():
+            truth = lut[project.masks.get(image_id)[y:y + h, x:x + w]].ravel()
+            keep = truth != 255
+            np.add.at(cm, (truth[keep], pred.ravel()[keep]), 1)
+        assert cm.tolist() == result["confusion_matrix"]
+        iou = [cm[k, k] / (cm[k].sum() + cm[:, k].sum() - cm[k, k]) for k in range(n)
+               if cm[k].sum() + cm[:, k].sum() > 0]
+        assert result["miou"] == pytest.approx(float(np.mean(iou)))
+        assert result["pixel_accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+        summary = evaluate_model(project, model.id)
+        assert summary["miou"] == pytest.approx(result["miou"])
+        eff = summary["efficiency"]
+        assert eff["parameters"] > 1e6 and eff["flops"] > 0 and eff["batch_1"]["fps"] > 0
+        assert eff["peak_memory_mb"] > 0

@@ -1,0 +1,47 @@
+"""``tessera evaluate`` and ``tessera benchmark``."""
+from __future__ import annotations
+
+import json
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy and efficiency of a model on its validation images")
+    p.add_argument("dir")
+    p.add_argument("--model", type=int, required=True)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    p.add_argument("--no-efficiency", action="store_true", help="skip the latency / FLOPs measurements")
+    p.add_argument("--json", action="store_true")
+
+
+COMMANDS = ("evaluate",)
+
+
+def run(args) -> int | None:
+    if args.command not in COMMANDS:
+        return None
+    from ..evaluate import evaluate_model
+    from ..progress import TqdmProgress
+    from ..project import Project
+
+    with Project.open(args.dir) as project:
+        progress = TqdmProgress()
+        result = evaluate_model(project, args.model, progress, args.device, not args.no_efficiency)
+        progress.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"model {result['model']} ({result['pipeline']}, {result['architecture']}) on {result['images']} images")
+    for key in ("miou", "map50", "map50_95", "accuracy", "macro_f1"):
+        if key in result:
+            print(f"  {key:12s} {result[key]:.4f}")
+    per_class = result["metrics"].get("per_class_iou") or result["metrics"].get("per_class_ap50_95") or {}
+    for name, value in per_class.items():
+        print(f"    {name:20s} {'-' if value is None else f'{value:.4f}'}")
+    eff = result.get("efficiency")
+    if eff:
+        print(f"  parameters   {eff['parameters']:,}   FLOPs {eff['flops'] / 1e9:.2f} G at {eff['input_size']}px")
+        for key, v in eff.items():
+            if key.startswith("batch_"):
+                print(f"  batch {v['batch']:<4d}   {v['latency_ms']:.1f} ms, {v['fps']:.1f} images/s ({eff['device']})")
+        print(f"  peak memory  {eff['peak_memory_mb']:.0f} MB ({eff['memory_kind']})")
+    return 0

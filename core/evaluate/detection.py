@@ -1,0 +1,78 @@
+"""Detection evaluation: mAP50 and mAP50-95 (and per class) through
+pycocotools' COCOeval on the validation images."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from ..imagery.reader import open_image
+from ..pipelines.detection.infer import load_model, predict
+from ..progress import Progress, track
+from ..project import Project
+
+
+def ground_truth(project: Project, image_ids: list[int], classes: list[dict]) -> dict:
+    """A COCO document of the stored boxes (category id = channel index + 1)."""
+    index = {c["id"]: i for i, c in enumerate(classes)}
+    doc = {"images": [], "annotations": [],
+           "categories": [{"id": i + 1, "name": c["name"]} for i, c in enumerate(classes)]}
+    for image_id in image_ids:
+        image = project.images.get(image_id)
+        doc["images"].append({"id": image_id, "width": image.width, "height": image.height})
+        for ann in project.annotations.for_image(image_id):
+            if ann.class_id in index and ann.kind in ("box", "polygon", "mask"):
+                x1, y1, x2, y2 = ann.bbox
+                doc["annotations"].append({"id": len(doc["annotations"]) + 1, "image_id": image_id,
+                                           "category_id": index[ann.class_id] + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                           "area": (x2 - x1) * (y2 - y1), "iscrowd": int(ann.iscrowd)})
+    return doc
+
+
+def coco_map(gt_doc: dict, detections: list[dict]) -> dict:
+    """mAP50, mAP50-95 and per-class AP50-95 with COCOeval (its output kept quiet)."""
+    names = {c["id"]: c["name"] for c in gt_doc["categories"]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = gt_doc
+        gt.createIndex()
+        if not detections:
+            return {"map50": 0.0, "map50_95": 0.0, "per_class_ap50_95": {n: 0.0 for n in names.values()},
+                    "detections": 0}
+        dt = gt.loadRes(detections)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    precision = ev.eval["precision"]  # [iou, recall, class, area, maxdet]
+    per_class = {}
+    for k, cat in enumerate(ev.params.catIds):
+        p = precision[:, :, k, 0, -1]
+        per_class[names[cat]] = float(p[p > -1].mean()) if (p > -1).any() else None
+    return {"map50": max(0.0, float(ev.stats[1])), "map50_95": max(0.0, float(ev.stats[0])),
+            "per_class_ap50_95": per_class, "detections": len(detections)}
+
+
+def evaluate_detection(project: Project, model, image_ids: list[int], progress: Progress | None = None,
+                       device: str = "cpu", keep_predictions: bool = False) -> dict:
+    net, state = load_model(model.path)
+    net = net.to(device)
+    detections, predictions = [], {}
+    for image_id in track(image_ids, progress, message="evaluating"):
+        image = project.images.get(image_id)
+        with open_image(image.file(project.root)) as src:
+            pixels = src.read()
+        out = predict(net, pixels, state["image_size"], device=device)
+        if keep_predictions:
+            predictions[image_id] = out
+        for (x1, y1, x2, y2), score, cls in zip(out["boxes"], out["scores"], out["classes"]):
+            detections.append({"image_id": image_id, "category_id": int(cls) + 1, "score": float(score),
+                               "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]})
+    result = coco_map(ground_truth(project, image_ids, state["classes"]), detections)
+    result["classes"] = [c["name"] for c in state["classes"]]
+    if keep_predictions:
+        result["predictions"] = predictions
+    return result

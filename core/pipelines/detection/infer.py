@@ -1,0 +1,51 @@
+"""Running a registered detection model: letterbox, forward, NMS, boxes back
+in image pixels."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ...errors import TesseraError
+from ...jobs.checkpoints import load_checkpoint
+
+
+def load_model(path: str):
+    state = load_checkpoint(path)
+    if state.get("format") != "tessera-detection-v1":
+        raise TesseraError("not a Tessera detection model", path)
+    from .train import build_model
+
+    return build_model(state), state
+
+
+def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Fit into ``size`` x ``size`` keeping the aspect ratio, grey padding."""
+    h, w = pixels.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = np.asarray(Image.fromarray(pixels).resize((nw, nh), Image.Resampling.BILINEAR))
+    out = np.full((size, size, 3), 114, np.uint8)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = resized
+    return out, scale, (left, top)
+
+
+@torch.inference_mode()
+def predict(net, pixels: np.ndarray, size: int, conf: float = 0.001, iou: float = 0.7, max_det: int = 300,
+            device: str = "cpu") -> dict[str, np.ndarray]:
+    """``{"boxes": (n, 4) x1 y1 x2 y2, "scores": (n,), "classes": (n,) channel index}``."""
+    from ultralytics.utils.nms import non_max_suppression
+
+    boxed, scale, (left, top) = letterbox(pixels, size)
+    x = torch.from_numpy(boxed).permute(2, 0, 1).float()[None].to(device) / 255.0
+    out = net(x)
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    det = non_max_suppression(out, conf_thres=conf, iou_thres=iou, max_det=max_det)[0].cpu().numpy()
+    boxes = det[:, :4].copy()
+    boxes[:, [0, 2]] = (boxes[:, [0, 2]] - left) / scale
+    boxes[:, [1, 3]] = (boxes[:, [1, 3]] - top) / scale
+    h, w = pixels.shape[:2]
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    return {"boxes": boxes, "scores": det[:, 4], "classes": det[:, 5].astype(int)}
