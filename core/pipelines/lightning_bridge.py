@@ -64,3 +64,67 @@ class JobBridge(pl.Callback):
         self.ctx.epoch_end(epoch, metrics)
         self.ctx.checkpoints.after_epoch(epoch, metrics.get(self.main_metric),
                                          lambda path: trainer.save_checkpoint(path))
+
+
+def fit(ctx: JobContext, module: pl.LightningModule, train_loader, val_loader, main_metric: str,
+        amp: bool = True) -> tuple[int, dict, bool]:
+    """Run (or resume) a Lightning fit as this job.  Returns (epochs done,
+    metrics of the last epoch, whether it was stopped before the end)."""
+    from .devices import lightning_device
+
+    cfg = ctx.config
+    resume_from = ctx.last_checkpoint if ctx.resume else None
+    if ctx.resume:
+        done = ctx.last_checkpoint_epoch
+        ctx.project.jobs.truncate_history(ctx.job_id, done)  # epochs after the checkpoint are re-run
+        ctx.log(f"resuming after epoch {done}" if resume_from else "no checkpoint yet: starting over")
+    accelerator, devices, precision = lightning_device(cfg["device"], amp)
+    bridge = JobBridge(ctx, main_metric)
+    trainer = pl.Trainer(max_epochs=cfg["epochs"], accelerator=accelerator, devices=devices, precision=precision,
+                         callbacks=[bridge], logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=str(ctx.run_dir))
+    ctx.log(f"device {accelerator} ({precision})")
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_from) if resume_from else None,
+                weights_only=True)
+    epochs_done = ctx.epochs_done
+    last = ctx.project.jobs.history(ctx.job_id).get(epochs_done, {})
+    return epochs_done, last, bridge.stopped and epochs_done < cfg["epochs"]
+
+
+def loaders(ctx: JobContext, train_set, val_set, sampler=None):
+    """Training and validation data loaders with the job's batch size and workers."""
+    from torch.utils.data import DataLoader
+
+    cfg = ctx.config
+    args = dict(batch_size=cfg["batch_size"], num_workers=cfg["workers"], persistent_workers=cfg["workers"] > 0)
+    train = DataLoader(train_set, sampler=sampler, shuffle=sampler is None,
+                       drop_last=len(train_set) > cfg["batch_size"], **args)
+    return train, DataLoader(val_set, shuffle=False, **args)
+
+
+def load_start_weights(ctx: JobContext, net, describe: str, encoder=None) -> None:
+    """``from_model`` (same pipeline and architecture) or ``weights_file``: the
+    tensors whose names and shapes fit are loaded; a head for other classes
+    starts fresh."""
+    from ..errors import TesseraError
+    from ..jobs.checkpoints import load_checkpoint
+
+    cfg = ctx.config
+    if ctx.resume and ctx.last_checkpoint:
+        return
+    if cfg.get("from_model"):
+        model = ctx.project.jobs.model(cfg["from_model"])
+        state = load_checkpoint(model.path)
+        if state.get("describe") != describe:
+            raise TesseraError(f"model {model.id} is {state.get('describe')}, this job is {describe}")
+        target, weights, origin = net, state["state_dict"], f"model {model.id}"
+    elif cfg.get("weights_file"):
+        state = load_checkpoint(cfg["weights_file"])
+        weights = state.get("state_dict", state) if isinstance(state, dict) else state
+        target, origin = (encoder if encoder is not None else net), cfg["weights_file"]
+    else:
+        return
+    own = target.state_dict()
+    fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    target.load_state_dict(fitting, strict=False)
+    ctx.log(f"started from {origin}: {len(fitting)} of {len(own)} tensors")

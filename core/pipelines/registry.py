@@ -48,7 +48,7 @@ def register(spec: PipelineSpec) -> PipelineSpec:
 
 
 def _load() -> None:
-    from . import detection, segmentation  # noqa: F401  (each registers itself)
+    from . import classification, detection, segmentation  # noqa: F401  (each registers itself)
 
 
 def all_pipelines() -> list[PipelineSpec]:
