@@ -12,8 +12,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-efficiency", action="store_true", help="skip the latency / FLOPs measurements")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("benchmark", help="compare models side by side in an HTML / Markdown report")
+    p.add_argument("dir")
+    p.add_argument("--models", required=True, help="model ids, comma-separated")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--overlays", type=int, default=3, help="validation images drawn with predictions per model")
 
-COMMANDS = ("evaluate",)
+
+COMMANDS = ("evaluate", "benchmark")
 
 
 def run(args) -> int | None:
@@ -23,6 +30,20 @@ def run(args) -> int | None:
     from ..progress import TqdmProgress
     from ..project import Project
 
+    if args.command == "benchmark":
+        from ..errors import TesseraError
+        from ..evaluate.report import build_report
+
+        try:
+            ids = [int(v) for v in args.models.split(",") if v.strip()]
+        except ValueError:
+            raise TesseraError(f"--models takes model ids separated by commas, got {args.models!r}") from None
+        with Project.open(args.dir) as project:
+            progress = TqdmProgress()
+            path = build_report(project, ids, args.out, args.device, args.overlays, progress)
+            progress.close()
+        print(f"report: {path} (and report.md, report.json beside it)")
+        return 0
     with Project.open(args.dir) as project:
         progress = TqdmProgress()
         result = evaluate_model(project, args.model, progress, args.device, not args.no_efficiency)

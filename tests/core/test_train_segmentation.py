@@ -48,7 +48,8 @@ def test_training_completes_registers_a_model_and_learns(seg_project, trained):
         history = project.jobs.history(job_id)
         assert list(history) == [1, 2, 3, 4]
         assert history[4]["train_loss"] < history[1]["train_loss"]
-        assert {"val_loss", "val_miou", "val_pixel_accuracy", "train_miou", "lr"} <= set(history[4])
+        assert all({"val_loss", "val_miou", "val_pixel_accuracy", "train_miou", "lr"} <= set(history[e])
+                   for e in history)  # train metrics belong to their own epoch, from epoch 1
         assert any(k.startswith("val_iou/") for k in history[4])
         model = project.jobs.model(final.get("model"))
         assert model.pipeline == "segmentation" and model.architecture == "unet/resnet18"
@@ -145,3 +146,20 @@ def test_evaluation_matches_a_directly_computed_confusion_matrix(seg_project, tr
         eff = summary["efficiency"]
         assert eff["parameters"] > 1e6 and eff["flops"] > 0 and eff["batch_1"]["fps"] > 0
         assert eff["peak_memory_mb"] > 0
+
+
+def test_benchmark_report_compares_models(seg_project, trained, tmp_path):
+    from core.evaluate.report import build_report
+
+    _, final, _ = trained
+    model_id = final.get("model")
+    with Project.open(seg_project) as project:
+        path = build_report(project, [model_id, model_id], tmp_path / "report", overlays=2)
+        evaluated = project.jobs.model(model_id)
+    html = path.read_text()
+    md = (tmp_path / "report" / "report.md").read_text()
+    for name in ("curves_segmentation.png", "classes_segmentation.png", f"confusion_{model_id}.png",
+                 f"overlays_{model_id}.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 1000 and name in html and name in md
+    assert "mIoU" in md and evaluated.architecture in md
+    assert html.count("<tr>") == 3  # header + two models

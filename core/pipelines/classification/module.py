@@ -42,6 +42,8 @@ class ClassificationModule(pl.LightningModule):
             logits = self(x)
             loss = self.loss(logits, y)
         self._update("train", logits, y, loss, x.shape[0])
+        if batch_idx == self.trainer.num_training_batches - 1:
+            self._epoch("train")  # before the job's recorder runs (see segmentation.module)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -60,9 +62,6 @@ class ClassificationModule(pl.LightningModule):
         self.log(f"{stage}_f1", self.f1[f"{stage}_"].compute())
         self.acc[f"{stage}_"].reset()
         self.f1[f"{stage}_"].reset()
-
-    def on_train_epoch_end(self):
-        self._epoch("train")
 
     def on_validation_epoch_end(self):
         if not self.trainer.sanity_checking:

@@ -48,7 +48,12 @@ class SegmentationModule(pl.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        if batch_idx == self.trainer.num_training_batches - 1:
+            # Training metrics are closed here, not in on_train_epoch_end: Lightning
+            # runs callbacks' epoch-end hooks (the job's recorder) before the module's.
+            self._epoch_metrics("train")
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
@@ -65,9 +70,6 @@ class SegmentationModule(pl.LightningModule):
                 self.log(f"{stage}_iou/{name}", value)
         iou.reset()
         acc.reset()
-
-    def on_train_epoch_end(self):
-        self._epoch_metrics("train")
 
     def on_validation_epoch_end(self):
         if not self.trainer.sanity_checking:
