@@ -29,7 +29,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("pipelines", help="the training pipelines and their parameters")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("worker", help=None)  # used by the packaged app to run a job
+    p = sub.add_parser("worker", help="run one job (how the app starts its workers)")
     p.add_argument("--project", required=True)
     p.add_argument("--job", type=int, required=True)
     p.add_argument("--resume", action="store_true")
@@ -154,8 +154,10 @@ def _draw(bar, event) -> None:
         frac = event.get("fraction") or 0
         bar.n = round(frac * bar.total, 2)
         loss = event.get("loss")
-        bar.set_postfix_str(f"epoch {event.get('epoch')}/{event.get('epochs')} loss {loss:.4f}" if loss is not None
-                            else f"epoch {event.get('epoch')}", refresh=False)
+        text = f"epoch {event.get('epoch')}/{event.get('epochs')}" + (f" loss {loss:.4f}" if loss is not None else "")
+        if getattr(bar, "main_metric", None):
+            text += f" {bar.main_metric}"
+        bar.set_postfix_str(text, refresh=False)
         bar.refresh()
     elif event.type == "epoch":
         bar.n = event.get("epoch")
@@ -163,6 +165,9 @@ def _draw(bar, event) -> None:
         m = event.get("metrics", {})
         shown = {k: m[k] for k in ("train_loss", "val_loss", "val_miou", "val_map50", "val_map50_95", "val_accuracy")
                  if k in m}
+        main = next((k for k in ("val_miou", "val_map50_95", "val_accuracy") if k in m), None)
+        if main:
+            bar.main_metric = f"{main} {m[main]:.4f}"
         bar.write(f"epoch {event.get('epoch')}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
     elif event.type == "completed":
         bar.n = bar.total

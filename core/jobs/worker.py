@@ -26,13 +26,34 @@ def _events_stream():
 
 
 def _listen_for_stop(stop: threading.Event) -> None:
+    """Watch stdin for ``{"cmd": "stop"}`` with raw ``os.read`` on a private fd.
+
+    sys.stdin itself is pointed at /dev/null: a thread blocked reading the
+    Python stdin object holds its lock, and a forked data-loader process that
+    closes stdin (multiprocessing does) would wait on that lock for ever."""
+    fd = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(os.devnull, encoding="utf-8")
+
     def read() -> None:
-        for line in sys.stdin:
+        pending = b""
+        while True:
             try:
-                if json.loads(line).get("cmd") == "stop":
-                    stop.set()
-            except (ValueError, AttributeError):
-                continue
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                try:
+                    if json.loads(line).get("cmd") == "stop":
+                        stop.set()
+                except (ValueError, AttributeError):
+                    continue
 
     threading.Thread(target=read, daemon=True, name="stdin").start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -79,3 +79,25 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
     blocker.write_text("x")
     r = tessera("export", proj, "--format", "coco", blocker / "out", check_rc=2)
     assert r.stderr.startswith("tessera: error: ") and "afile" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_training_commands_check_everything_before_work(tmp_path):
+    pipes = json.loads(tessera("pipelines", "--json", check_rc=0).stdout)
+    assert {p["name"] for p in pipes} >= {"segmentation", "detection", "classification"}
+    seg = next(p for p in pipes if p["name"] == "segmentation")
+    defaults = {p["name"]: p["default"] for p in seg["params"]}
+    assert defaults["batch_size"] == 8 and defaults["epochs"] == 10 and defaults["learning_rate"] == 0.001
+    assert defaults["scheduler"] == "poly" and defaults["save_every"] == 10 and defaults["keep_last"] == 3
+    proj = tmp_path / "p"
+    tessera("demo", proj, "--kind", "segmentation", check_rc=0)
+    for args, message in ((["--set", "epochz=3"], "unknown parameter 'epochz'"),
+                          (["--set", "epochs=0"], "out of range"),
+                          (["--set", "training_set=tiles:nope"], "no tile set named 'nope'"),
+                          (["--from-model", "5"], "no model 5")):
+        r = tessera("train", proj, "--pipeline", "segmentation", *args, check_rc=2)
+        assert message in r.stderr and r.stderr.strip().count("\n") == 0
+    r = tessera("train", proj, "--pipeline", "detection", check_rc=2)
+    assert "no training data" in r.stderr
+    assert json.loads(tessera("jobs", proj, "--json", check_rc=0).stdout) == []
+    r = tessera("stop", proj, "3", check_rc=2)
+    assert "no job 3" in r.stderr

@@ -62,7 +62,8 @@ def test_training_completes_registers_a_model_and_learns(seg_project, trained):
 
 
 def test_stop_through_stdin_then_resume(seg_project):
-    job_id = _job(seg_project, 3)
+    # two data-loading processes: forking them must not hang on the stdin watcher
+    job_id = _job(seg_project, 3, workers="2")
     proc = JobProcess(seg_project, job_id).start()
     seen = []
     for event in proc.events():
