@@ -64,8 +64,10 @@ def bench_segmentation(project, args) -> dict:
     lut = class_lut(cfg["classes"])
     train_set = SegmentationWindows(str(project.root), cfg["snapshot"]["train"], lut, cfg["image_size"], True)
     val_set = SegmentationWindows(str(project.root), cfg["snapshot"]["val"], lut, cfg["image_size"], False)
-    loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=args.workers)
-    val_loader = DataLoader(val_set, batch_size=args.batch, num_workers=args.workers)
+    keep = args.workers > 0  # the pipeline keeps its loader processes between epochs too
+    loader = DataLoader(train_set, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=args.workers,
+                        persistent_workers=keep)
+    val_loader = DataLoader(val_set, batch_size=args.batch, num_workers=args.workers, persistent_workers=keep)
     net = build_network("unet", "resnet18", len(cfg["classes"])).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     ce, dice = torch.nn.CrossEntropyLoss(ignore_index=IGNORE), smp.losses.DiceLoss("multiclass", ignore_index=IGNORE)

@@ -6,7 +6,6 @@ import html
 import json
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import TesseraError
 from ..imagery.reader import open_image
@@ -79,7 +78,7 @@ def _table(results) -> tuple[list[str], list[list[str]]]:
 def _markdown(project: Project, results, images: dict[str, str]) -> str:
     head, rows = _table(results)
     lines = [f"# Benchmark report: {project.name}", "",
-             f"Validation images per model: " + ", ".join(f"{r['label']}: {r['images']}" for _, r in results), "",
+             "Validation images per model: " + ", ".join(f"{r['label']}: {r['images']}" for _, r in results), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")

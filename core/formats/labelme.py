@@ -6,13 +6,12 @@ attributes.  An image missing on disk is restored from ``imageData``."""
 from __future__ import annotations
 
 import base64
-import io
 import math
 import shutil
 import tempfile
 from pathlib import Path
 
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import Point, box
 
 from ..errors import FormatError, TesseraError
 from ..progress import Progress, track

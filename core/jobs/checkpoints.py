@@ -62,17 +62,20 @@ class CheckpointPolicy:
         return metric > self.best if self.mode == "max" else metric < self.best
 
     def after_epoch(self, epoch: int, metric: float | None, save: Callable[[Path], None]) -> list[str]:
-        """Write what epoch ``epoch`` (1-based) calls for; returns the kinds written."""
-        written = []
-        self._write("last", epoch, metric, save)
-        written.append("last")
+        """Write what epoch ``epoch`` (1-based) calls for; returns the kinds written.
+
+        The state is serialised once (``last``); ``best`` and the numbered copy
+        are hard links to that file (``last`` is later replaced, not rewritten,
+        so they keep this epoch's content)."""
+        last = self._write("last", epoch, metric, save)
+        written = ["last"]
         if epoch % self.save_every == 0:
-            self._write(f"epoch-{epoch:04d}", epoch, metric, save, kind="periodic")
+            self._write(f"epoch-{epoch:04d}", epoch, metric, lambda p: _link_or_copy(last, p), kind="periodic")
             written.append("periodic")
             self._prune()
         if self.improved(metric):
             self.best = metric
-            self._write("best", epoch, metric, save)
+            self._write("best", epoch, metric, lambda p: _link_or_copy(last, p))
             written.append("best")
         return written
 
@@ -94,3 +97,12 @@ class CheckpointPolicy:
         for old in self.periodic()[:-self.keep_last]:
             old.unlink(missing_ok=True)
             self._on_removed(old)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dst)

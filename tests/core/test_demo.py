@@ -1,6 +1,4 @@
-import json
 
-import numpy as np
 import pytest
 
 from core.demo import build_demo

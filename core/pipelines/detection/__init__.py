@@ -12,9 +12,12 @@ SHAPES = ("box", "polygon", "mask")
 
 
 def _has_objects(project, image) -> bool:
-    """Annotated images, and images marked done with no object (negatives)."""
-    kinds = {a.kind for a in project.annotations.for_image(image.id)}
-    return bool(kinds & set(SHAPES)) or image.status == "done"
+    """Images with shapes, and images marked done that hold nothing at all
+    (confirmed negatives; an image done for its label mask is not one)."""
+    anns = project.annotations.for_image(image.id)
+    if any(a.kind in SHAPES for a in anns):
+        return True
+    return image.status == "done" and not anns and not project.masks.has(image.id)
 
 
 def check(project, config: dict) -> dict:
