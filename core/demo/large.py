@@ -35,37 +35,50 @@ def _polygons(rng: np.random.Generator, side: int, count: int) -> list[tuple[str
     return out
 
 
+def _render(polys, level_side: int, scale: int):
+    """Tiles, row by row, of the scene drawn at 1/``scale`` of full resolution."""
+    buckets: dict = defaultdict(list)
+    for kind, pts in polys:
+        pts = [(x / scale, y / scale) for x, y in pts]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        for ty in range(int(min(ys)) // TILE, int(max(ys)) // TILE + 1):
+            for tx in range(int(min(xs)) // TILE, int(max(xs)) // TILE + 1):
+                buckets[(ty, tx)].append((kind, pts))
+    across = -(-level_side // TILE)
+    yy, xx = np.mgrid[0:TILE, 0:TILE].astype(np.float32)
+    for ty in range(across):
+        for tx in range(across):
+            gx, gy = (xx + tx * TILE) * scale, (yy + ty * TILE) * scale
+            field = np.sin(gx / 900.0) * np.cos(gy / 700.0)
+            ground = np.stack([120 + 40 * field, 130 + 25 * field, 90 + 15 * np.sin(gy / 300.0)], -1)
+            im = Image.fromarray(ground.astype(np.uint8))
+            draw = ImageDraw.Draw(im)
+            for kind, pts in buckets.get((ty, tx), ()):
+                draw.polygon([(x - tx * TILE, y - ty * TILE) for x, y in pts], fill=KINDS[kind][1])
+            yield np.asarray(im)
+
+
 def write_large(root: Path, size: str, seed: int = 0) -> Path:
+    """A pyramidal tiled BigTIFF (full resolution plus its own half-size
+    levels as SubIFDs, as slide and aerial scanners write them) and a COCO
+    file with its polygons."""
     import tifffile
 
     side, count = (2048, 300) if size == "small" else (20000, 5000)
     rng = np.random.default_rng(seed)
     polys = _polygons(rng, side, count)
-    buckets: dict = defaultdict(list)
-    for kind, pts in polys:
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        for ty in range(int(min(ys)) // TILE, int(max(ys)) // TILE + 1):
-            for tx in range(int(min(xs)) // TILE, int(max(xs)) // TILE + 1):
-                buckets[(ty, tx)].append((kind, pts))
-    across = -(-side // TILE)
-    yy, xx = np.mgrid[0:TILE, 0:TILE].astype(np.float32)
-
-    def tiles():
-        for ty in range(across):
-            for tx in range(across):
-                gx, gy = xx + tx * TILE, yy + ty * TILE
-                field = np.sin(gx / 900.0) * np.cos(gy / 700.0)
-                ground = np.stack([120 + 40 * field, 130 + 25 * field, 90 + 15 * np.sin(gy / 300.0)], -1)
-                im = Image.fromarray(ground.astype(np.uint8))
-                draw = ImageDraw.Draw(im)
-                for kind, pts in buckets.get((ty, tx), ()):
-                    draw.polygon([(x - tx * TILE, y - ty * TILE) for x, y in pts], fill=KINDS[kind][1])
-                yield np.asarray(im)
-
+    levels = 0
+    while -(-side // (1 << (levels + 1))) >= TILE:
+        levels += 1
     root.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(root / "large.tif", tiles(), shape=(side, side, 3), dtype=np.uint8,
-                     tile=(TILE, TILE), photometric="rgb", compression="zlib",
-                     compressionargs={"level": 1}, bigtiff=True, maxworkers=2)
+    with tifffile.TiffWriter(root / "large.tif", bigtiff=True) as tif:
+        for level in range(levels + 1):
+            scale = 1 << level
+            level_side = -(-side // scale)
+            options = {"subifds": levels} if level == 0 else {"subfiletype": 1}
+            tif.write(_render(polys, level_side, scale), shape=(level_side, level_side, 3), dtype=np.uint8,
+                      tile=(TILE, TILE), photometric="rgb", compression="zlib", compressionargs={"level": 1},
+                      maxworkers=2, **options)
     doc = {"images": [{"id": 1, "file_name": "large.tif", "width": side, "height": side}],
            "categories": [{"id": cid, "name": name} for name, (cid, _) in KINDS.items()],
            "annotations": []}

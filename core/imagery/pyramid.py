@@ -97,6 +97,9 @@ class TilePyramid:
         t = self.tile
         if level == 0:
             return self.source.read_region(col * t, row * t, t, t)
+        native = getattr(self.source, "native_levels", {}).get(1 << level)
+        if native is not None:  # the file has this level itself: no need to decode the ones below
+            return self.source.read_level_region(native, col * t, row * t, t, t)
         parts = []
         rows, cols = self.grid(level - 1)
         for r in (2 * row, 2 * row + 1):

@@ -78,20 +78,30 @@ def _scale_to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 class TiledTiffSource(ImageSource):
-    """Reads the tiles of the first page of a tiled TIFF on demand."""
+    """Reads the tiles of a tiled TIFF on demand, at full resolution and at
+    the file's own reduced levels (pyramidal TIFF, e.g. SubIFDs) when it has them."""
 
-    def __init__(self, path: Path, tif, page):
-        self.path, self._tif, self._page = path, tif, page
-        self.height, self.width = int(page.imagelength), int(page.imagewidth)
-        self._tw, self._th = int(page.tilewidth), int(page.tilelength)
-        self._across = -(-self.width // self._tw)
+    def __init__(self, path: Path, tif, pages: list):
+        self.path, self._tif, self._pages = path, tif, pages
+        self.height, self.width = int(pages[0].imagelength), int(pages[0].imagewidth)
         self._lock = threading.Lock()
 
-    def _tile(self, row: int, col: int) -> np.ndarray:
-        index = row * self._across + col
-        page = self._page
+    @property
+    def native_levels(self) -> dict[int, int]:
+        """Power-of-two downsample factor -> index of the file's level holding it."""
+        out = {}
+        for i, page in enumerate(self._pages):
+            factor = round(self.width / int(page.imagewidth))
+            if factor >= 1 and factor & (factor - 1) == 0 and int(page.imagewidth) == -(-self.width // factor):
+                out.setdefault(factor, i)
+        return out
+
+    def _tile(self, row: int, col: int, level: int = 0) -> np.ndarray:
+        page = self._pages[level]
+        tw, th = int(page.tilewidth), int(page.tilelength)
+        index = row * -(-int(page.imagewidth) // tw) + col
         if page.databytecounts[index] == 0:
-            return np.zeros((self._th, self._tw, 3), np.uint8)
+            return np.zeros((th, tw, 3), np.uint8)
         with self._lock:
             fh = self._tif.filehandle
             fh.seek(page.dataoffsets[index])
@@ -100,18 +110,26 @@ class TiledTiffSource(ImageSource):
             seg, _, _ = page.decode(data, index, jpegtables=page.jpegtables)
         except Exception as exc:  # corrupt tile data
             raise ImageError(f"tile {index} cannot be decoded: {exc}", self.path) from exc
-        seg = np.asarray(seg)[0]  # (h, w, samples)
-        return _to_rgb(seg)
+        return _to_rgb(np.asarray(seg)[0])  # (h, w, samples)
 
     def read_region(self, x: int, y: int, w: int, h: int) -> np.ndarray:
-        x0, y0, x1, y1 = self._clip(x, y, w, h)
+        return self.read_level_region(0, x, y, w, h)
+
+    def read_level_region(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """A region in the pixel coordinates of the file's level ``level``."""
+        page = self._pages[level]
+        lw, lh = int(page.imagewidth), int(page.imagelength)
+        x0, y0, x1, y1 = max(0, int(x)), max(0, int(y)), min(lw, int(x + w)), min(lh, int(y + h))
+        if x1 <= x0 or y1 <= y0:
+            raise ImageError(f"region {x},{y} {w}x{h} lies outside level {level} ({lw}x{lh})", self.path)
+        tw, th = int(page.tilewidth), int(page.tilelength)
         out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-        for row in range(y0 // self._th, (y1 - 1) // self._th + 1):
-            for col in range(x0 // self._tw, (x1 - 1) // self._tw + 1):
-                tile = self._tile(row, col)
-                ty, tx = row * self._th, col * self._tw
+        for row in range(y0 // th, (y1 - 1) // th + 1):
+            for col in range(x0 // tw, (x1 - 1) // tw + 1):
+                tile = self._tile(row, col, level)
+                ty, tx = row * th, col * tw
                 sy0, sx0 = max(y0, ty), max(x0, tx)
-                sy1, sx1 = min(y1, ty + self._th), min(x1, tx + self._tw)
+                sy1, sx1 = min(y1, ty + th), min(x1, tx + tw)
                 out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = tile[sy0 - ty:sy1 - ty, sx0 - tx:sx1 - tx]
         return out
 
@@ -200,7 +218,9 @@ def _open_tiff(path: Path, limit: int) -> ImageSource | None:
     try:
         page = tif.pages.first
         if page.is_tiled and page.planarconfig == 1 and (page.imagedepth or 1) == 1:
-            return TiledTiffSource(path, tif, page)
+            levels = [lv.keyframe for lv in tif.series[0].levels] if tif.series else [page]
+            levels = [lv for lv in levels if lv.is_tiled and lv.planarconfig == 1] or [page]
+            return TiledTiffSource(path, tif, levels)
         height, width = int(page.imagelength), int(page.imagewidth)
         if width * height > limit:
             raise ImageError(

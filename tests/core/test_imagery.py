@@ -23,7 +23,7 @@ def test_tiled_tiff_regions_read_only_needed_tiles(tiled, monkeypatch):
         assert isinstance(src, TiledTiffSource) and (src.width, src.height) == (1300, 1000)
         decoded = []
         real = src._tile
-        monkeypatch.setattr(src, "_tile", lambda r, c: decoded.append((r, c)) or real(r, c))
+        monkeypatch.setattr(src, "_tile", lambda r, c, level=0: decoded.append((r, c)) or real(r, c, level))
         region = src.read_region(250, 500, 20, 30)
         assert np.array_equal(region, data[500:530, 250:270])
         assert sorted(decoded) == [(1, 0), (1, 1), (2, 0), (2, 1)]
@@ -86,3 +86,23 @@ def test_tile_grid_covers_the_image():
         covered[y:y + h, x:x + w] = True
     assert covered.all()
     assert tile_grid(100, 80, 256) == [(0, 0, 100, 80)]
+
+
+def test_pyramidal_tiff_levels_are_used_without_decoding_full_resolution(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    full = rng.integers(0, 255, (1024, 1024, 3), dtype=np.uint8)
+    half = rng.integers(0, 255, (512, 512, 3), dtype=np.uint8)  # distinct, to see which level was read
+    quarter = rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    path = tmp_path / "pyr.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        tif.write(full, tile=(256, 256), photometric="rgb", subifds=2)
+        tif.write(half, tile=(256, 256), photometric="rgb", subfiletype=1)
+        tif.write(quarter, tile=(256, 256), photometric="rgb", subfiletype=1)
+    pyr = TilePyramid(path, "p", tmp_path / "cache")
+    assert pyr.source.native_levels == {1: 0, 2: 1, 4: 2}
+    calls = []
+    real = pyr.source._tile
+    monkeypatch.setattr(pyr.source, "_tile", lambda r, c, level=0: calls.append(level) or real(r, c, level))
+    assert np.array_equal(pyr.get_tile(2, 0, 0), quarter)
+    assert np.array_equal(pyr.get_tile(1, 1, 0), half[256:512, :256])
+    assert 0 not in calls and pyr.thumbnail(128).shape[:2] == (128, 128)
