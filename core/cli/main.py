@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=SIZES)
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("gui", help="open the studio window (on the demo project by default)")
+    p.add_argument("dir", nargs="?", help="project folder")
+    p.add_argument("--screenshot", help=argparse.SUPPRESS)
+    p.add_argument("--image", help=argparse.SUPPRESS)
+    p.add_argument("--zoom", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--center", help=argparse.SUPPRESS)
+
     from . import evaluate, train
     train.add_parsers(sub)
     evaluate.add_parsers(sub)
@@ -107,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
     from ..project import Project
     from . import evaluate, train
 
+    if args.command == "gui":  # the GUI lives in studio/; core itself never imports Qt
+        import importlib
+
+        center = tuple(float(v) for v in args.center.split(",")) if args.center else None
+        return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center)
     for module in (train, evaluate):
         handled = module.run(args)
         if handled is not None:

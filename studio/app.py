@@ -1,0 +1,53 @@
+"""``tessera gui [DIR]``: the studio window (on the demo project by default)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(project_dir: str | None = None, screenshot: str | None = None, image: str | None = None,
+         zoom: float | None = None, center: tuple[float, float] | None = None) -> int:
+    from core.appdirs import configure_environment, data_dir
+
+    from .qt_env import prepare_qt_environment
+
+    configure_environment()
+    prepare_qt_environment()
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+
+    if project_dir is None:
+        project_dir = str(data_dir() / "demo-project")
+        if not (Path(project_dir) / "project.db").is_file():
+            from core.demo import build_demo
+
+            print(f"building the demo project in {project_dir} …", file=sys.stderr)
+            build_demo(project_dir, "all", "small")[0].close()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Tessera Studio")
+    window = MainWindow(Path(project_dir))
+    window.show()
+    if image:
+        found = window.project.images.by_name(image)
+        if found is not None:
+            window.images.select(found.id)
+    if zoom:
+        window.viewer.set_view(zoom, center)
+    if screenshot:
+        from PySide6.QtCore import QTimer
+
+        def grab(rounds: list = [0]) -> None:  # noqa: B006 - a counter across retries
+            window.viewer.loader.wait()
+            app.processEvents()
+            window.viewer.refresh()
+            app.processEvents()
+            rounds[0] += 1
+            if rounds[0] < 4:  # let every level's tiles arrive
+                QTimer.singleShot(300, grab)
+                return
+            window.grab().save(screenshot)
+            window.close()
+
+        QTimer.singleShot(800, grab)
+    return app.exec()

@@ -1,0 +1,113 @@
+"""The main window: composes the docks around the viewer and keeps its own
+layout between runs.  It holds no logic of its own beyond wiring."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+
+from core.appdirs import config_dir
+from core.errors import TesseraError
+from core.project import Project
+
+from .viewer import ImageViewer
+from .widgets.class_palette import ClassPalette
+from .widgets.image_list import ImageList
+
+
+def settings() -> QSettings:
+    return QSettings(str(config_dir() / "studio.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project_dir: Path | None = None):
+        super().__init__()
+        self.setWindowTitle("Tessera Studio")
+        self.resize(1400, 900)
+        self.project: Project | None = None
+        self.viewer = ImageViewer(self)
+        self.setCentralWidget(self.viewer)
+        self.images = ImageList()
+        self.palette = ClassPalette()
+        left = self._dock("Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Classes", self.palette, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([left, right], [240, 200], Qt.Orientation.Horizontal)
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(self.status)
+        self.images.imageSelected.connect(self.show_image)
+        self.palette.visibilityChanged.connect(self._hide_classes)
+        self.viewer.viewChanged.connect(self._show_view_state)
+        self._actions()
+        state = settings()
+        if state.value("geometry"):
+            self.restoreGeometry(state.value("geometry"))
+            self.restoreState(state.value("state"))
+        if project_dir is not None:
+            self.open_project(project_dir)
+
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _actions(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        for text, key, slot in (("&Open project…", QKeySequence.StandardKey.Open, self._ask_open),
+                                ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
+            action = QAction(text, self, shortcut=key, triggered=slot)
+            menu.addAction(action)
+        view = self.menuBar().addMenu("&View")
+        for text, key, slot in (("Fit image", "F", self.viewer.fit), ("Zoom in", "+", lambda: self.viewer.zoom(1.25)),
+                                ("Zoom out", "-", lambda: self.viewer.zoom(0.8)),
+                                ("Next image", "D", lambda: self.images.step(1)),
+                                ("Previous image", "A", lambda: self.images.step(-1))):
+            view.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
+
+    def _ask_open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a Tessera project")
+        if folder:
+            self.open_project(Path(folder))
+
+    def open_project(self, folder: Path) -> None:
+        try:
+            project = Project.open(folder)
+        except TesseraError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return
+        if self.project is not None:
+            self.viewer.detach()
+            self.project.close()
+        self.project = project
+        self.setWindowTitle(f"Tessera Studio — {project.name}")
+        self.images.load(project)
+        self.palette.load(project)
+        first = project.images.list()
+        if first:
+            self.images.select(first[0].id)
+
+    def show_image(self, image_id: int) -> None:
+        image = self.project.images.get(image_id)
+        self.viewer.set_image(self.project, image)
+        self.statusBar().showMessage(f"{image.name}  {image.width}x{image.height}", 5000)
+
+    def _hide_classes(self, hidden: set) -> None:
+        self.viewer.hidden_classes = hidden
+        self.viewer.schedule()
+
+    def _show_view_state(self, state: dict) -> None:
+        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  "
+                            f"{state['shapes']} shapes  {state['tiles']} tiles")
+
+    def closeEvent(self, event) -> None:
+        state = settings()
+        state.setValue("geometry", self.saveGeometry())
+        state.setValue("state", self.saveState())
+        self.viewer.detach()
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        super().closeEvent(event)

@@ -1,0 +1,220 @@
+"""The viewer widget: a QGraphicsView over one image.
+
+It asks for the pyramid tiles its view needs (at the level its zoom needs)
+and for the shapes inside its view (an R*Tree query with level of detail);
+nothing else of the image is loaded or turned into items."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+from core.imagery import TilePyramid
+from core.imagery.pyramid import TILE
+from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
+
+from .shapes import make_item
+from .tiles import TileLoader
+
+MAX_SHAPES = 20000  # items per view; beyond it the smallest shapes wait for a closer zoom
+
+
+class ImageViewer(QGraphicsView):
+    viewChanged = Signal(dict)  # {"scale", "level", "shapes", "tiles"}
+
+    def __init__(self, parent=None, loader: TileLoader | None = None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setBackgroundBrush(QColor("#20252b"))
+        self.loader = loader or TileLoader(parent=self)
+        self.loader.tileReady.connect(self._tile_ready)
+        self.project = None
+        self.image = None
+        self.pyramid: TilePyramid | None = None
+        self.colors: dict[int, QColor] = {}
+        self.hidden_classes: set[int] = set()
+        self.mask_opacity = 0.45
+        self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
+        self._shapes: dict[int, object] = {}
+        self._mask_item = None
+        self._level = 0
+        self._fit_pending = False
+        self._refresh = QTimer(self, singleShot=True, interval=15)
+        self._refresh.timeout.connect(self.refresh)
+
+    # -- what to show --------------------------------------------------------
+    def set_image(self, project, image) -> None:
+        self.loader.cancel_pending()
+        self.scene().clear()
+        self._tiles.clear()
+        self._shapes.clear()
+        self._mask_item = None
+        if self.pyramid is not None:
+            self.pyramid.close()
+        self.project, self.image = project, image
+        self.colors = {c.id: QColor(c.color) for c in project.classes.list()}
+        self.pyramid = TilePyramid.for_image(project, image)
+        self.scene().setSceneRect(QRectF(0, 0, image.width, image.height))
+        self._add_mask()
+        self._fit_pending = True
+        self.fit()
+
+    def fit(self) -> None:
+        """The whole image in view (again once the widget has its real size)."""
+        if self.image is not None:
+            self.resetTransform()
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            self.schedule()
+
+    def schedule(self) -> None:
+        self._refresh.start()
+
+    def set_view(self, scale: float, center: tuple[float, float] | None = None) -> None:
+        """Show the image at ``scale`` screen pixels per image pixel around ``center``."""
+        self._fit_pending = False
+        self.resetTransform()
+        self.scale(scale, scale)
+        if center is not None:
+            self.centerOn(*center)
+        self.schedule()
+
+    def detach(self) -> None:
+        """Forget the project (it is closing): no refresh may touch it again."""
+        self._refresh.stop()
+        self.loader.cancel_pending()
+        self.loader.wait()
+        self.project, self.image = None, None
+        if self.pyramid is not None:
+            self.pyramid.close()
+            self.pyramid = None
+
+    @property
+    def scale_factor(self) -> float:
+        return self.transform().m11()
+
+    def visible_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    # -- events ----------------------------------------------------------------
+    def wheelEvent(self, event) -> None:
+        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self.zoom(factor)
+
+    def zoom(self, factor: float) -> None:
+        self._fit_pending = False
+        new = self.scale_factor * factor
+        if 1e-4 < new < 64:
+            self.scale(factor, factor)
+            self.schedule()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.schedule()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_pending and self.isVisible():
+            self.fit()
+        self.schedule()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._fit_pending:
+            self.fit()
+
+    def mousePressEvent(self, event) -> None:
+        self._fit_pending = False  # the user has taken over the view
+        super().mousePressEvent(event)
+
+    # -- refresh: tiles and shapes of the view -----------------------------------
+    def refresh(self) -> None:
+        if self.pyramid is None or self.project is None:
+            return
+        rect = self.visible_rect()
+        x1, y1, x2, y2 = rect.left(), rect.top(), rect.right(), rect.bottom()
+        scale = self.scale_factor
+        self._level = level_for_scale(scale, self.pyramid.levels)
+        wanted = set()
+        for row, col in visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, self._level):
+            key = (self.image.checksum, self._level, row, col)
+            wanted.add(key)
+            if key not in self._tiles:
+                image = self.loader.request(self.pyramid, key)
+                if image is not None:
+                    self._place(key, image)
+        for key in [k for k in self._tiles if k[1] == self._level and k not in wanted]:
+            self.scene().removeItem(self._tiles.pop(key))
+        self._drop_covered_levels(wanted)
+        self._refresh_shapes(x1, y1, x2, y2, scale)
+        self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": len(self._shapes),
+                               "tiles": len(self._tiles)})
+
+    def _drop_covered_levels(self, wanted: set) -> None:
+        """Coarser tiles stay as a backdrop until the current level has loaded."""
+        if all(k in self._tiles for k in wanted):
+            for key in [k for k in self._tiles if k[1] != self._level]:
+                self.scene().removeItem(self._tiles.pop(key))
+
+    def _place(self, key: tuple, image: QImage) -> None:
+        _, level, row, col = key
+        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        side = TILE << level
+        item.setPos(col * side, row * side)
+        item.setScale(float(1 << level))
+        item.setZValue(-100 - level)
+        self.scene().addItem(item)
+        self._tiles[key] = item
+
+    def _tile_ready(self, key: tuple, image: QImage) -> None:
+        if self.image is None or key[0] != self.image.checksum or key in self._tiles:
+            return
+        if key[1] == self._level:
+            self._place(key, image)
+            self.schedule()
+
+    def _refresh_shapes(self, x1: float, y1: float, x2: float, y2: float, scale: float) -> None:
+        anns = self.project.annotations.in_viewport(self.image.id, x1, y1, x2, y2, limit=MAX_SHAPES,
+                                                    min_size=lod_min_size(scale))
+        keep = {a.id for a in anns if a.class_id not in self.hidden_classes}
+        for ann_id in [i for i in self._shapes if i not in keep]:
+            self.scene().removeItem(self._shapes.pop(ann_id))
+        for ann in anns:
+            if ann.id in keep and ann.id not in self._shapes:
+                item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")))
+                self.scene().addItem(item)
+                self._shapes[ann.id] = item
+
+    def _add_mask(self) -> None:
+        mask = self.project.masks.get(self.image.id)
+        if mask is None:
+            return
+        lut = np.zeros((max(int(mask.max()) + 1, 1), 4), np.uint8)  # value 0 (no-data) stays transparent
+        for cid, color in self.colors.items():
+            if 0 < cid < len(lut):
+                lut[cid] = (color.red(), color.green(), color.blue(), 255)
+        rgba = np.ascontiguousarray(lut[mask])
+        h, w = mask.shape
+        qimage = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        item = QGraphicsPixmapItem(QPixmap.fromImage(qimage))
+        item.setOpacity(self.mask_opacity)
+        item.setZValue(5)
+        self.scene().addItem(item)
+        self._mask_item = item
+
+    def set_mask_opacity(self, value: float) -> None:
+        self.mask_opacity = value
+        if self._mask_item is not None:
+            self._mask_item.setOpacity(value)
+
+    @property
+    def shape_count(self) -> int:
+        return len(self._shapes)
+
+    def shape_ids(self) -> set[int]:
+        return set(self._shapes)

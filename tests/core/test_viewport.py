@@ -1,0 +1,18 @@
+from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
+
+
+def test_level_follows_zoom():
+    assert level_for_scale(1.0, 8) == 0 and level_for_scale(2.0, 8) == 0
+    assert level_for_scale(0.5, 8) == 1 and level_for_scale(0.3, 8) == 1 and level_for_scale(0.25, 8) == 2
+    assert level_for_scale(1e-6, 8) == 7
+
+
+def test_visible_tiles_cover_the_view_and_stay_inside():
+    tiles = visible_tiles(1000, 1000, 1500, 1300, 20000, 20000, 0, margin=0)
+    assert {(r, c) for r, c in tiles} == {(r, c) for r in range(3, 6) for c in range(3, 6)}
+    assert visible_tiles(-500, -500, 100, 100, 600, 600, 0, margin=1) == sorted(
+        [(0, 0), (0, 1), (1, 0), (1, 1)], key=lambda rc: (rc[0] - 0.5) ** 2 + (rc[1] - 0.5) ** 2)
+    whole = visible_tiles(0, 0, 20000, 20000, 20000, 20000, 6, margin=0)
+    assert len(whole) == 4  # 20000 / (256 * 64) -> 2 x 2 tiles
+    assert visible_tiles(30000, 30000, 40000, 40000, 20000, 20000, 0, margin=0) == []
+    assert lod_min_size(0.01) == 200.0

@@ -1,0 +1,68 @@
+"""The studio window, offscreen: it opens a project, shows tiles and only the
+shapes of the visible region."""
+import pytest
+
+pytest.importorskip("PySide6")
+
+
+@pytest.fixture
+def window(qtbot, demo_copy):
+    from studio.main_window import MainWindow
+
+    root = demo_copy.root
+    demo_copy.close()
+    w = MainWindow(root)
+    w.resize(1200, 800)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def _settle(qtbot, viewer):
+    for _ in range(5):
+        viewer.loader.wait()
+        qtbot.wait(50)
+        viewer.refresh()
+
+
+def test_window_lists_images_and_classes(window):
+    assert window.images.list.count() == window.project.images.count()
+    assert window.palette.count() == len(window.project.classes.list())
+    assert window.viewer.image is not None
+
+
+def test_large_image_shows_tiles_and_only_visible_shapes(window, qtbot):
+    viewer = window.viewer
+    large = window.project.images.by_name("large.tif")
+    window.images.select(large.id)
+    _settle(qtbot, viewer)
+    assert viewer.image.id == large.id and viewer._tiles
+    total = window.project.annotations.count(large.id)
+    viewer.set_view(2.0, (1024, 1024))
+    _settle(qtbot, viewer)
+    rect = viewer.visible_rect()
+    in_view = window.project.annotations.ids_in_viewport(large.id, rect.left(), rect.top(), rect.right(), rect.bottom())
+    assert viewer.shape_ids() == set(in_view)  # exactly the R*Tree's answer
+    assert 0 < viewer.shape_count < total  # shapes outside the view are not items
+    assert {k[1] for k in viewer._tiles} == {0}  # full-resolution tiles at this zoom
+
+
+def test_hiding_a_class_removes_its_shapes(window, qtbot):
+    viewer = window.viewer
+    large = window.project.images.by_name("large.tif")
+    window.images.select(large.id)
+    _settle(qtbot, viewer)
+    building = window.project.classes.by_name("building").id
+    window._hide_classes({building})
+    _settle(qtbot, viewer)
+    shown = [window.project.annotations.get(i).class_id for i in viewer.shape_ids()]
+    assert shown and building not in shown
+
+
+def test_segmentation_tile_shows_its_mask(window, qtbot):
+    tile = next(im for im in window.project.images.list() if window.project.masks.has(im.id))
+    window.images.select(tile.id)
+    _settle(qtbot, window.viewer)
+    assert window.viewer._mask_item is not None
