@@ -9,7 +9,7 @@ DEMO ?= demo-project
 SYSLIBS := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test test-fast setup system-deps demo bench clean
+.PHONY: run test test-fast setup system-deps demo bench clean screenshots
 
 run: setup
 	@if test -f $(DEMO)/project.db; then $(VENV)/bin/tessera info $(DEMO); \
@@ -40,6 +40,22 @@ system-deps:
 	    else echo "note: missing system libraries for the GUI:$$missing (sudo apt-get install$$missing)"; fi; \
 	  fi; \
 	fi
+
+# The real window under Xvfb (xcb, not offscreen), one PNG per view, into docs/screenshots/.
+XVFB_DEBS := xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+SHOT = QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/tessera gui $(DEMO)
+screenshots: setup
+	@command -v xvfb-run >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(XVFB_DEBS); }
+	@test -f $(DEMO)/project.db || $(VENV)/bin/tessera demo $(DEMO) --size full
+	@mkdir -p docs/screenshots
+	$(SHOT) --screenshot docs/screenshots/demo.png
+	$(SHOT) --image large.tif --screenshot docs/screenshots/large-overview.png
+	$(SHOT) --image large.tif --zoom 0.8 --center 10000,10000 --screenshot docs/screenshots/large-zoom.png
+	$(SHOT) --image demo-corridor_0/000003.jpg --zoom 0.5 --center 1880,240 --screenshot docs/screenshots/panorama.png
+	$(SHOT) --image Val/Urban/32.png --screenshot docs/screenshots/segmentation-tile.png
+	@ls -1 docs/screenshots
 
 demo: setup
 	$(VENV)/bin/tessera demo $(DEMO) --size full
