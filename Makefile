@@ -14,6 +14,8 @@ export QT_QPA_PLATFORM ?= offscreen
 run: setup
 	@if test -f $(DEMO)/project.db; then $(VENV)/bin/tessera info $(DEMO); \
 	else $(VENV)/bin/tessera demo $(DEMO) --size full; fi
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then env -u QT_QPA_PLATFORM $(VENV)/bin/tessera gui $(DEMO); \
+	else echo "no display here: on a desktop, 'make run' opens the studio (or: .venv/bin/tessera gui $(DEMO))"; fi
 
 test: setup
 	$(PY) -m pytest -q
