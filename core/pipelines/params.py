@@ -26,6 +26,7 @@ class Param:
     max: float | None = None
     choices: Sequence[Any] | None = None
     optional: bool = False  # None allowed (e.g. from_model)
+    pattern: str | None = None  # a regular expression a str value must match whole
 
     def __post_init__(self):
         if self.type not in _TYPES:
@@ -63,6 +64,8 @@ class Param:
                 value = str(value)
         except (TypeError, ValueError):
             raise ParamError(f"{where} must be {'an' if self.type == 'int' else 'a'} {self.type}, got {value!r}") from None
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ParamError(f"{where} = {value!r} is not valid ({self.help})")
         if self.choices is not None and value not in self.choices:
             raise ParamError(f"{where} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
         if self.min is not None and value < self.min or self.max is not None and value > self.max:
@@ -96,7 +99,7 @@ def common_params(architectures: Sequence[str], default_architecture: str, image
               help="learning-rate schedule after warm-up"),
         Param("warmup_epochs", "int", 0, min=0, max=100, group="optimisation",
               help="epochs of linear learning-rate warm-up"),
-        Param("device", "str", "auto", group="advanced",
+        Param("device", "str", "auto", group="advanced", pattern=r"auto|cpu|cuda(:\d+)?",
               help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
         Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed"),
         Param("save_every", "int", 10, min=1, max=10000, group="advanced",

@@ -47,6 +47,9 @@ def test_parameters_are_validated_from_their_declaration():
         spec.validate({"architecture": "resnet"})
     with pytest.raises(ParamError, match="batch_size must be an int, got '2.5'"):
         spec.validate({"batch_size": "2.5"})
+    with pytest.raises(ParamError, match="device = 'gpu0' is not valid"):
+        spec.validate({"device": "gpu0"})
+    assert spec.validate({"device": "cuda:1"})["device"] == "cuda:1"
     with pytest.raises(ParamError, match="key=value"):
         parse_assignments(["epochs"])
     with pytest.raises(TesseraError, match="unknown pipeline 'nope'"):
