@@ -2,6 +2,7 @@
 validation and the GUI's job form are all derived from these declarations."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
