@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from core.appdirs import config_dir
 from core.errors import TesseraError
 from core.project import Project
+from core.project.annotations import NewAnnotation
+from shapely.geometry import box as shapely_box
 
 from .viewer import ImageViewer
+from .viewer.edits import AddShape, ChangeClass, DeleteShapes
 from .widgets.class_palette import ClassPalette
 from .widgets.image_list import ImageList
 
@@ -39,6 +42,8 @@ class MainWindow(QMainWindow):
         self.images.imageSelected.connect(self.show_image)
         self.palette.visibilityChanged.connect(self._hide_classes)
         self.viewer.viewChanged.connect(self._show_view_state)
+        self.undo_stack = QUndoStack(self)
+        self.viewer.boxDrawn.connect(self._add_box)
         self._actions()
         state = settings()
         if state.value("geometry"):
@@ -66,6 +71,18 @@ class MainWindow(QMainWindow):
                                 ("Next image", "D", lambda: self.images.step(1)),
                                 ("Previous image", "A", lambda: self.images.step(-1))):
             view.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        edit.addActions([undo, redo])
+        for text, key, slot in (("Pan / select", "V", lambda: self.viewer.set_tool("pan")),
+                                ("Box tool", "B", lambda: self.viewer.set_tool("box")),
+                                ("Delete selected", QKeySequence.StandardKey.Delete, self.delete_selected)):
+            edit.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
+        for n in range(9):  # 1-9 pick a class (and give it to the selected shapes)
+            self.addAction(QAction(self, shortcut=QKeySequence(str(n + 1)), triggered=lambda _=False, k=n: self.pick_class(k)))
 
     def _ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a Tessera project")
@@ -83,8 +100,11 @@ class MainWindow(QMainWindow):
             self.project.close()
         self.project = project
         self.setWindowTitle(f"Tessera Studio — {project.name}")
+        self.undo_stack.clear()
         self.images.load(project)
         self.palette.load(project)
+        if self.palette.count():
+            self.palette.setCurrentRow(0)
         first = project.images.list()
         if first:
             self.images.select(first[0].id)
@@ -93,6 +113,34 @@ class MainWindow(QMainWindow):
         image = self.project.images.get(image_id)
         self.viewer.set_image(self.project, image)
         self.statusBar().showMessage(f"{image.name}  {image.width}x{image.height}", 5000)
+
+    # -- edits: each one is stored at once; undo / redo are transactions too ----
+    def current_class(self) -> int | None:
+        item = self.palette.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def pick_class(self, index: int) -> None:
+        if index >= self.palette.count():
+            return
+        self.palette.setCurrentRow(index)
+        if self.viewer.selected:
+            self.undo_stack.push(ChangeClass(self.project, sorted(self.viewer.selected), self.current_class(),
+                                             self._edited))
+
+    def _add_box(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        image = self.viewer.image
+        if image is None:
+            return
+        item = NewAnnotation(image_id=image.id, geometry=shapely_box(x1, y1, x2, y2), kind="box",
+                             class_id=self.current_class())
+        self.undo_stack.push(AddShape(self.project, item, self._edited, "draw box"))
+
+    def delete_selected(self) -> None:
+        if self.viewer.selected:
+            self.undo_stack.push(DeleteShapes(self.project, sorted(self.viewer.selected), self._edited))
+
+    def _edited(self) -> None:
+        self.viewer.reload_shapes()
 
     def _hide_classes(self, hidden: set) -> None:
         self.viewer.hidden_classes = hidden

@@ -88,6 +88,16 @@ class AnnotationStore:
             raise ProjectError(f"inserted {len(rows)} annotations but found {len(ids)} new ids")
         return ids
 
+    def restore(self, items: Sequence[Annotation]) -> None:
+        """Put deleted annotations back with their old ids (undo of a delete)."""
+        new = [NewAnnotation(image_id=a.image_id, geometry=a.geometry, kind=a.kind, class_id=a.class_id,
+                             source=a.source, score=a.score, iscrowd=a.iscrowd, rle=a.rle, track=a.track,
+                             attributes=a.attributes) for a in items]
+        sql = ("INSERT INTO annotations(id, image_id, class_id, kind, geometry, x1, y1, x2, y2, source, "
+               "score, iscrowd, rle, track, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        with self._p.transaction() as c:
+            c.executemany(sql, [(a.id, *row) for a, row in zip(items, _rows(new))])
+
     def get(self, annotation_id: int) -> Annotation:
         rows = self._p.conn.execute(f"SELECT {_COLS} FROM annotations WHERE id = ?", (annotation_id,)).fetchall()
         if not rows:
@@ -149,6 +159,12 @@ class AnnotationStore:
             if attributes is not None:
                 c.execute("UPDATE annotations SET attributes = ? WHERE id = ?",
                           (json.dumps(attributes), annotation_id))
+
+    def set_class(self, assignments: dict[int, int | None]) -> None:
+        """Give each annotation id its class (``None``: no class), in one transaction."""
+        with self._p.transaction() as c:
+            c.executemany("UPDATE annotations SET class_id = ? WHERE id = ?",
+                          [(cls, ann) for ann, cls in assignments.items()])
 
     def delete(self, ids: Iterable[int]) -> None:
         with self._p.transaction() as c:

@@ -6,8 +6,8 @@ nothing else of the image is loaded or turned into items."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from core.imagery import TilePyramid
@@ -22,6 +22,8 @@ MAX_SHAPES = 20000  # items per view; beyond it the smallest shapes wait for a c
 
 class ImageViewer(QGraphicsView):
     viewChanged = Signal(dict)  # {"scale", "level", "shapes", "tiles"}
+    boxDrawn = Signal(float, float, float, float)  # x1, y1, x2, y2 in image pixels
+    selectionChanged = Signal(set)
 
     def __init__(self, parent=None, loader: TileLoader | None = None):
         super().__init__(parent)
@@ -44,6 +46,10 @@ class ImageViewer(QGraphicsView):
         self._mask_item = None
         self._level = 0
         self._fit_pending = False
+        self.tool = "pan"  # or "box"
+        self.selected: set[int] = set()
+        self._rubber = None
+        self._press = None
         self._refresh = QTimer(self, singleShot=True, interval=15)
         self._refresh.timeout.connect(self.refresh)
 
@@ -127,9 +133,67 @@ class ImageViewer(QGraphicsView):
         if self._fit_pending:
             self.fit()
 
+    def set_tool(self, tool: str) -> None:
+        self.tool = tool
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool == "box" else Qt.CursorShape.OpenHandCursor)
+
     def mousePressEvent(self, event) -> None:
         self._fit_pending = False  # the user has taken over the view
+        self._press = self.mapToScene(event.position().toPoint())
+        if self.tool == "box" and event.button() == Qt.MouseButton.LeftButton and self.image is not None:
+            from PySide6.QtWidgets import QGraphicsRectItem
+
+            self._rubber = QGraphicsRectItem(QRectF(self._press, self._press))
+            pen = QPen(QColor("#ffd400"), 1.5)
+            pen.setCosmetic(True)
+            self._rubber.setPen(pen)
+            self._rubber.setZValue(100)
+            self.scene().addItem(self._rubber)
+            return
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._rubber is not None:
+            self._rubber.setRect(QRectF(self._press, self.mapToScene(event.position().toPoint())).normalized())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        end = self.mapToScene(event.position().toPoint())
+        if self._rubber is not None:
+            rect = self._rubber.rect().intersected(self.scene().sceneRect())
+            self.scene().removeItem(self._rubber)
+            self._rubber = None
+            if rect.width() >= 2 and rect.height() >= 2:
+                self.boxDrawn.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
+            return
+        super().mouseReleaseEvent(event)
+        if self.tool == "pan" and self._press is not None and (end - self._press).manhattanLength() < 3 / self.scale_factor:
+            self.select_at(end.x(), end.y(), add=bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+
+    def select_at(self, x: float, y: float, add: bool = False) -> None:
+        """Select the topmost shape under the image point (x, y); nothing there clears."""
+        hit = next((item.data(0) for item in self.scene().items(QPointF(x, y)) if item.data(0) is not None), None)
+        chosen = (set(self.selected) if add else set()) | ({hit} if hit is not None else set())
+        self.set_selection(chosen)
+
+    def set_selection(self, ids: set[int]) -> None:
+        self.selected = set(ids)
+        for ann_id, item in self._shapes.items():
+            pen = item.pen()
+            pen.setWidthF(3.5 if ann_id in self.selected else 1.5)
+            item.setPen(pen)
+        self.selectionChanged.emit(set(self.selected))
+
+    def reload_shapes(self) -> None:
+        """The store changed (an edit, undo or redo): draw the view's shapes afresh."""
+        for item in self._shapes.values():
+            self.scene().removeItem(item)
+        self._shapes.clear()
+        self.selected = {i for i in self.selected if i in set(self.project.annotations.ids_in_viewport(
+            self.image.id, 0, 0, self.image.width, self.image.height))} if self.image else set()
+        self.refresh()
 
     # -- refresh: tiles and shapes of the view -----------------------------------
     def refresh(self) -> None:
@@ -186,7 +250,8 @@ class ImageViewer(QGraphicsView):
             self.scene().removeItem(self._shapes.pop(ann_id))
         for ann in anns:
             if ann.id in keep and ann.id not in self._shapes:
-                item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")))
+                item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")),
+                                 width=3.5 if ann.id in self.selected else 1.5)
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
 

@@ -1,0 +1,79 @@
+"""Edits in the studio are stored the moment they are made, and undo / redo
+are stored too: reopening the project finds exactly what was on screen."""
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from core.project import Project
+
+
+@pytest.fixture
+def window(qtbot, demo_copy):
+    from studio.main_window import MainWindow
+
+    root = demo_copy.root
+    demo_copy.close()
+    w = MainWindow(root)
+    w.resize(1200, 800)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    tile = next(im for im in w.project.images.list() if im.name == "dive00_0000.jpg")
+    w.images.select(tile.id)
+    qtbot.wait(50)
+    yield w
+    w.close()
+
+
+def _drag(qtbot, viewer, start: QPoint, end: QPoint) -> None:
+    port = viewer.viewport()
+    qtbot.mousePress(port, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(port, pos=end)
+    qtbot.mouseRelease(port, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_box_tool_undo_redo_and_reopen(window, qtbot):
+    viewer, project = window.viewer, window.project
+    image = viewer.image
+    before = project.annotations.count(image.id)
+    window.pick_class(1)
+    viewer.set_tool("box")
+    centre = viewer.mapFromScene(image.width / 2, image.height / 2)
+    _drag(qtbot, viewer, centre - QPoint(40, 30), centre + QPoint(40, 30))
+    assert project.annotations.count(image.id) == before + 1
+    new = max(a.id for a in project.annotations.for_image(image.id))
+    ann = project.annotations.get(new)
+    assert ann.kind == "box" and ann.class_id == window.current_class()
+    assert new in viewer.shape_ids()
+    x1, y1, x2, y2 = ann.bbox
+    assert x1 < image.width / 2 < x2 and y1 < image.height / 2 < y2
+
+    window.undo_stack.undo()
+    assert project.annotations.count(image.id) == before and new not in viewer.shape_ids()
+    window.undo_stack.redo()
+    assert project.annotations.get(new).bbox == ann.bbox  # the same id comes back
+
+    root = project.root
+    with Project.open(root) as again:  # a second connection sees it: nothing waits for a save
+        assert again.annotations.get(new).bbox == ann.bbox
+
+
+def test_select_change_class_delete_and_undo(window, qtbot):
+    viewer, project = window.viewer, window.project
+    image = viewer.image
+    viewer.set_tool("box")
+    centre = viewer.mapFromScene(image.width / 2, image.height / 2)
+    _drag(qtbot, viewer, centre - QPoint(30, 30), centre + QPoint(30, 30))
+    new = max(a.id for a in project.annotations.for_image(image.id))
+    viewer.set_tool("pan")
+    viewer.select_at(image.width / 2, image.height / 2)
+    assert new in viewer.selected
+    old_class = project.annotations.get(new).class_id
+    window.pick_class(2)
+    assert project.annotations.get(new).class_id == window.current_class() != old_class
+    window.undo_stack.undo()
+    assert project.annotations.get(new).class_id == old_class
+    viewer.select_at(image.width / 2, image.height / 2)
+    window.delete_selected()
+    assert new not in {a.id for a in project.annotations.for_image(image.id)}
+    window.undo_stack.undo()
+    assert project.annotations.get(new).class_id == old_class
