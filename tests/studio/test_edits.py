@@ -77,3 +77,44 @@ def test_select_change_class_delete_and_undo(window, qtbot):
     assert new not in {a.id for a in project.annotations.for_image(image.id)}
     window.undo_stack.undo()
     assert project.annotations.get(new).class_id == old_class
+
+
+def test_edits_survive_a_killed_window(tmp_path, demo_small):
+    """Edits made in a studio process are in the store even when that process is SIGKILLed."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tmp_path / "p"
+    shutil.copytree(demo_small, root)
+    script = f"""
+import sys
+from PySide6.QtWidgets import QApplication
+from studio.main_window import MainWindow
+app = QApplication([])
+w = MainWindow({str(root)!r})
+w.show()
+image = w.viewer.image
+for k in range(3):
+    w._add_box(10 + k * 5, 10, 30 + k * 5, 40)
+w.undo_stack.undo()  # the third box is taken back
+print("edited", image.id, flush=True)
+import time
+time.sleep(60)
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("edited"), line
+        image_id = int(line.split()[1])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with Project.open(root) as project:
+        boxes = sorted(a.bbox for a in project.annotations.for_image(image_id) if a.bbox[1] == 10 and a.bbox[3] == 40)
+        assert boxes == [(10.0, 10.0, 30.0, 40.0), (15.0, 10.0, 35.0, 40.0)]
