@@ -36,7 +36,7 @@ def visible_tiles(x1: float, y1: float, x2: float, y2: float, width: int, height
                   key=lambda rc: (rc[0] - cr) ** 2 + (rc[1] - cc) ** 2)
 
 
-def lod_min_size(scale: float, screen_pixels: float = 2.0) -> float:
+def lod_min_size(scale: float, screen_pixels: float = 4.0) -> float:
     """Shapes smaller than this many image pixels are under ``screen_pixels``
     on screen and are not drawn."""
     return screen_pixels / scale if scale > 0 else float("inf")

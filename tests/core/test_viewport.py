@@ -15,4 +15,4 @@ def test_visible_tiles_cover_the_view_and_stay_inside():
     whole = visible_tiles(0, 0, 20000, 20000, 20000, 20000, 6, margin=0)
     assert len(whole) == 4  # 20000 / (256 * 64) -> 2 x 2 tiles
     assert visible_tiles(30000, 30000, 40000, 40000, 20000, 20000, 0, margin=0) == []
-    assert lod_min_size(0.01) == 200.0
+    assert lod_min_size(0.01) == 400.0 and lod_min_size(0.01, 2.0) == 200.0

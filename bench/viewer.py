@@ -1,0 +1,154 @@
+"""Viewer benchmark, offscreen: a 20,000 x 20,000 image with 100,000 polygons.
+
+    QT_QPA_PLATFORM=offscreen python bench/viewer.py [--shapes 100000] [--steps 120]
+
+Reports time to first paint, frame time p50 / p95 over a scripted pan-and-zoom
+sequence, resident memory after it, and the same sequence with every shape
+loaded as a QGraphicsItem up front (the naive canvas) as ratios.  JSON out;
+not a test.  Goals: first paint < 300 ms, p95 frame < 16 ms, memory bounded."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TESSERA_HOME", tempfile.mkdtemp(prefix="tessera-bench-"))
+
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+
+from core.appdirs import configure_environment  # noqa: E402
+
+configure_environment()
+
+
+def build_project(root: Path, shapes: int, seed: int = 0):
+    from core.demo.large import write_large
+    from core.formats.media import add_image_file, prefer_hardlinks
+    from core.project import Project
+    from core.project.annotations import NewAnnotation
+
+    src = write_large(root / "src", "full", seed).parent / "large.tif"
+    project = Project.init(root / "project")
+    with prefer_hardlinks():
+        image_id, _ = add_image_file(project, src, "large.tif")
+    cid = project.classes.ensure("cell")
+    rng = np.random.default_rng(seed)
+    side = 20000
+    for start in range(0, shapes, 20000):
+        n = min(20000, shapes - start)
+        centres = rng.uniform(50, side - 50, (n, 2))
+        radius = rng.uniform(6, 40, n)
+        angles = np.linspace(0, 2 * np.pi, 9)[:-1]
+        rings = centres[:, None, :] + radius[:, None, None] * np.stack([np.cos(angles), np.sin(angles)], -1)[None]
+        polys = shapely.polygons(rings)
+        project.annotations.add_many([NewAnnotation(image_id=image_id, geometry=p, kind="polygon", class_id=cid)
+                                      for p in polys])
+    return project, project.images.get(image_id)
+
+
+def script(steps: int, side: int = 20000) -> list[tuple[float, tuple[float, float]]]:
+    """(scale, centre) per frame: zoom in from the overview, pan, zoom out."""
+    out = []
+    for k in range(steps):
+        t = k / max(1, steps - 1)
+        if t < 0.3:
+            scale = 0.04 * (1.0 / 0.04) ** (t / 0.3)
+            centre = (side / 2, side / 2)
+        elif t < 0.8:
+            scale = 1.0
+            a = (t - 0.3) / 0.5 * 2 * math.pi
+            centre = (side / 2 + 4000 * math.cos(a), side / 2 + 4000 * math.sin(a))
+        else:
+            scale = 1.0 * (0.04 / 1.0) ** ((t - 0.8) / 0.2)
+            centre = (side / 2, side / 2)
+        out.append((scale, centre))
+    return out
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run(project, image, steps: int, naive: bool) -> dict:
+    import shutil
+
+    from PySide6.QtWidgets import QApplication
+
+    shutil.rmtree(project.cache_dir / "pyramids", ignore_errors=True)  # each run starts cold
+
+    from studio.viewer import ImageViewer
+    from studio.viewer.shapes import make_item
+
+    app = QApplication.instance() or QApplication([])
+    viewer = ImageViewer()
+    viewer.resize(1600, 1000)
+    viewer.show()
+    app.processEvents()
+    t0 = time.perf_counter()
+    viewer.set_image(project, image)
+    if naive:  # every shape an item, as a plain canvas does
+        viewer._refresh_shapes = lambda *a: None
+        for ann in project.annotations.for_image(image.id):
+            viewer.scene().addItem(make_item(ann, viewer.colors[ann.class_id]))
+    viewer.refresh()
+    viewer.loader.wait()
+    app.processEvents()
+    viewer.viewport().repaint()
+    first_paint = time.perf_counter() - t0
+    frames = []
+    for scale, centre in script(steps):
+        t = time.perf_counter()
+        viewer.set_view(scale, centre)
+        viewer.refresh()
+        app.processEvents()
+        viewer.viewport().repaint()
+        frames.append(time.perf_counter() - t)
+    viewer.loader.wait()
+    app.processEvents()
+    ms = np.asarray(frames) * 1000
+    out = {"first_paint_ms": round(first_paint * 1000, 1), "frame_p50_ms": round(float(np.percentile(ms, 50)), 2),
+           "frame_p95_ms": round(float(np.percentile(ms, 95)), 2), "frames": len(frames),
+           "rss_mb_after": round(rss_mb(), 1), "cached_tiles": len(viewer.loader),
+           "items_at_end": len(viewer.scene().items())}
+    viewer.detach()
+    viewer.close()
+    viewer.deleteLater()
+    app.processEvents()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", type=int, default=100_000)
+    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        project, image = build_project(Path(tmp), args.shapes)
+        setup = time.perf_counter() - t
+        viewer = run(project, image, args.steps, naive=False)
+        out = {"image": f"{image.width}x{image.height}", "shapes": args.shapes, "setup_s": round(setup, 1),
+               "viewer": viewer, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        if not args.skip_naive:
+            naive = run(project, image, args.steps, naive=True)
+            out["all_items_loaded"] = naive
+            out["ratio_p95_naive_over_viewer"] = round(naive["frame_p95_ms"] / max(viewer["frame_p95_ms"], 1e-6), 1)
+            out["ratio_first_paint_naive_over_viewer"] = round(
+                naive["first_paint_ms"] / max(viewer["first_paint_ms"], 1e-6), 1)
+        project.close()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
