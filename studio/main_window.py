@@ -12,6 +12,8 @@ from core.appdirs import config_dir
 from core.errors import TesseraError
 from core.project import Project
 from core.project.annotations import NewAnnotation
+from core.formats.geometry import GeometryProblem, repair
+from shapely.geometry import Point, Polygon
 from shapely.geometry import box as shapely_box
 
 from .viewer import ImageViewer
@@ -44,6 +46,8 @@ class MainWindow(QMainWindow):
         self.viewer.viewChanged.connect(self._show_view_state)
         self.undo_stack = QUndoStack(self)
         self.viewer.boxDrawn.connect(self._add_box)
+        self.viewer.polygonDrawn.connect(self._add_polygon)
+        self.viewer.pointDrawn.connect(self._add_point)
         self._actions()
         state = settings()
         if state.value("geometry"):
@@ -79,6 +83,9 @@ class MainWindow(QMainWindow):
         edit.addActions([undo, redo])
         for text, key, slot in (("Pan / select", "V", lambda: self.viewer.set_tool("pan")),
                                 ("Box tool", "B", lambda: self.viewer.set_tool("box")),
+                                ("Polygon tool (double-click or Enter closes)", "P",
+                                 lambda: self.viewer.set_tool("polygon")),
+                                ("Point tool", "O", lambda: self.viewer.set_tool("point")),
                                 ("Delete selected", QKeySequence.StandardKey.Delete, self.delete_selected)):
             edit.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
         for n in range(9):  # 1-9 pick a class (and give it to the selected shapes)
@@ -134,6 +141,26 @@ class MainWindow(QMainWindow):
         item = NewAnnotation(image_id=image.id, geometry=shapely_box(x1, y1, x2, y2), kind="box",
                              class_id=self.current_class())
         self.undo_stack.push(AddShape(self.project, item, self._edited, "draw box"))
+
+    def _add_polygon(self, points: list) -> None:
+        image = self.viewer.image
+        if image is None:
+            return
+        try:
+            geom, notes = repair(Polygon(points), image.width, image.height)
+        except GeometryProblem as exc:
+            self.statusBar().showMessage(f"polygon not added: {exc}", 5000)
+            return
+        if notes:
+            self.statusBar().showMessage("; ".join(notes), 5000)
+        item = NewAnnotation(image_id=image.id, geometry=geom, kind="polygon", class_id=self.current_class())
+        self.undo_stack.push(AddShape(self.project, item, self._edited, "draw polygon"))
+
+    def _add_point(self, x: float, y: float) -> None:
+        image = self.viewer.image
+        if image is not None:
+            item = NewAnnotation(image_id=image.id, geometry=Point(x, y), kind="point", class_id=self.current_class())
+            self.undo_stack.push(AddShape(self.project, item, self._edited, "add point"))
 
     def delete_selected(self) -> None:
         if self.viewer.selected:

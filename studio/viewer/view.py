@@ -23,6 +23,8 @@ MAX_SHAPES = 20000  # items per view; beyond it the smallest shapes wait for a c
 class ImageViewer(QGraphicsView):
     viewChanged = Signal(dict)  # {"scale", "level", "shapes", "tiles"}
     boxDrawn = Signal(float, float, float, float)  # x1, y1, x2, y2 in image pixels
+    polygonDrawn = Signal(list)  # [(x, y), ...] in image pixels
+    pointDrawn = Signal(float, float)
     selectionChanged = Signal(set)
 
     def __init__(self, parent=None, loader: TileLoader | None = None):
@@ -46,7 +48,9 @@ class ImageViewer(QGraphicsView):
         self._mask_item = None
         self._level = 0
         self._fit_pending = False
-        self.tool = "pan"  # or "box"
+        self.tool = "pan"  # or "box", "polygon", "point"
+        self._vertices: list[QPointF] = []
+        self._outline = None
         self.selected: set[int] = set()
         self._rubber = None
         self._press = None
@@ -136,7 +140,54 @@ class ImageViewer(QGraphicsView):
     def set_tool(self, tool: str) -> None:
         self.tool = tool
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool == "box" else Qt.CursorShape.OpenHandCursor)
+        self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if tool == "pan" else Qt.CursorShape.CrossCursor)
+        self.cancel_drawing()
+
+    def cancel_drawing(self) -> None:
+        self._vertices = []
+        if self._outline is not None:
+            self.scene().removeItem(self._outline)
+            self._outline = None
+
+    def finish_polygon(self) -> None:
+        """Close the polygon being drawn (double-click or Enter); 3 points at least."""
+        points = [(p.x(), p.y()) for p in self._vertices]
+        self.cancel_drawing()
+        if len(points) >= 3:
+            self.polygonDrawn.emit(points)
+
+    def _draw_outline(self, hover: QPointF | None = None) -> None:
+        from PySide6.QtGui import QPainterPath
+        from PySide6.QtWidgets import QGraphicsPathItem
+
+        path = QPainterPath()
+        points = self._vertices + ([hover] if hover is not None else [])
+        if points:
+            path.moveTo(points[0])
+            for p in points[1:]:
+                path.lineTo(p)
+        if self._outline is None:
+            self._outline = QGraphicsPathItem()
+            pen = QPen(QColor("#ffd400"), 1.5)
+            pen.setCosmetic(True)
+            self._outline.setPen(pen)
+            self._outline.setZValue(100)
+            self.scene().addItem(self._outline)
+        self._outline.setPath(path)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.tool == "polygon":
+            self.finish_polygon()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if self.tool == "polygon" and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.finish_polygon()
+        elif event.key() == Qt.Key.Key_Escape:
+            self.cancel_drawing()
+        else:
+            super().keyPressEvent(event)
 
     def mousePressEvent(self, event) -> None:
         self._fit_pending = False  # the user has taken over the view
@@ -151,11 +202,23 @@ class ImageViewer(QGraphicsView):
             self._rubber.setZValue(100)
             self.scene().addItem(self._rubber)
             return
+        if self.tool in ("polygon", "point") and event.button() == Qt.MouseButton.LeftButton and self.image:
+            inside = self.scene().sceneRect()
+            p = QPointF(min(max(self._press.x(), 0.0), inside.right()), min(max(self._press.y(), 0.0), inside.bottom()))
+            if self.tool == "point":
+                self.pointDrawn.emit(p.x(), p.y())
+            else:
+                self._vertices.append(p)
+                self._draw_outline()
+            return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
         if self._rubber is not None:
             self._rubber.setRect(QRectF(self._press, self.mapToScene(event.position().toPoint())).normalized())
+            return
+        if self._vertices:
+            self._draw_outline(self.mapToScene(event.position().toPoint()))
             return
         super().mouseMoveEvent(event)
 
@@ -167,6 +230,8 @@ class ImageViewer(QGraphicsView):
             self._rubber = None
             if rect.width() >= 2 and rect.height() >= 2:
                 self.boxDrawn.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
+            return
+        if self.tool in ("polygon", "point"):
             return
         super().mouseReleaseEvent(event)
         if self.tool == "pan" and self._press is not None and (end - self._press).manhattanLength() < 3 / self.scale_factor:

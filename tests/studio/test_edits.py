@@ -118,3 +118,29 @@ time.sleep(60)
     with Project.open(root) as project:
         boxes = sorted(a.bbox for a in project.annotations.for_image(image_id) if a.bbox[1] == 10 and a.bbox[3] == 40)
         assert boxes == [(10.0, 10.0, 30.0, 40.0), (15.0, 10.0, 35.0, 40.0)]
+
+
+def test_polygon_and_point_tools(window, qtbot):
+    viewer, project = window.viewer, window.project
+    image = viewer.image
+    port = viewer.viewport()
+    c = viewer.mapFromScene(image.width / 2, image.height / 2)
+    viewer.set_tool("polygon")
+    for dx, dy in ((-40, -30), (40, -30), (40, 30), (-40, 30)):
+        qtbot.mouseClick(port, Qt.MouseButton.LeftButton, pos=c + QPoint(dx, dy))
+    qtbot.keyClick(viewer, Qt.Key.Key_Return)
+    polys = [a for a in project.annotations.for_image(image.id) if a.kind == "polygon"]
+    assert len(polys) == 1 and polys[0].geometry.is_valid and polys[0].geometry.area > 0
+    viewer.set_tool("point")
+    qtbot.mouseClick(port, Qt.MouseButton.LeftButton, pos=c)
+    points = [a for a in project.annotations.for_image(image.id) if a.kind == "point"]
+    assert len(points) == 1
+    assert abs(points[0].geometry.x - image.width / 2) < 2 and abs(points[0].geometry.y - image.height / 2) < 2
+    viewer.set_tool("polygon")  # two clicks and Enter: not a polygon, nothing stored
+    qtbot.mouseClick(port, Qt.MouseButton.LeftButton, pos=c)
+    qtbot.mouseClick(port, Qt.MouseButton.LeftButton, pos=c + QPoint(10, 10))
+    qtbot.keyClick(viewer, Qt.Key.Key_Return)
+    assert len([a for a in project.annotations.for_image(image.id) if a.kind == "polygon"]) == 1
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert not [a for a in project.annotations.for_image(image.id) if a.kind in ("polygon", "point")]
