@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from core.appdirs import config_dir
 from core.errors import TesseraError
@@ -75,6 +75,16 @@ class MainWindow(QMainWindow):
                                 ("Next image", "D", lambda: self.images.step(1)),
                                 ("Previous image", "A", lambda: self.images.step(-1))):
             view.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
+        bar = self.addToolBar("Display")
+        bar.setObjectName("Display")
+        bar.addWidget(QLabel(" mask "))
+        self.mask_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=45, maximumWidth=120)
+        self.mask_slider.valueChanged.connect(lambda v: self.viewer.set_mask_opacity(v / 100))
+        bar.addWidget(self.mask_slider)
+        bar.addWidget(QLabel(" outline "))
+        self.outline_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=8, value=2, maximumWidth=100)
+        self.outline_slider.valueChanged.connect(lambda v: self.viewer.set_outline_width(v * 0.75))
+        bar.addWidget(self.outline_slider)
         edit = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)

@@ -43,6 +43,7 @@ class ImageViewer(QGraphicsView):
         self.colors: dict[int, QColor] = {}
         self.hidden_classes: set[int] = set()
         self.mask_opacity = 0.45
+        self.outline_width = 1.5
         self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
         self._shapes: dict[int, object] = {}
         self._mask_item = None
@@ -247,7 +248,7 @@ class ImageViewer(QGraphicsView):
         self.selected = set(ids)
         for ann_id, item in self._shapes.items():
             pen = item.pen()
-            pen.setWidthF(3.5 if ann_id in self.selected else 1.5)
+            pen.setWidthF(self.outline_width + (2.0 if ann_id in self.selected else 0.0))
             item.setPen(pen)
         self.selectionChanged.emit(set(self.selected))
 
@@ -316,7 +317,7 @@ class ImageViewer(QGraphicsView):
         for ann in anns:
             if ann.id in keep and ann.id not in self._shapes:
                 item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")),
-                                 width=3.5 if ann.id in self.selected else 1.5)
+                                 width=self.outline_width + (2.0 if ann.id in self.selected else 0.0))
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
 
@@ -336,6 +337,10 @@ class ImageViewer(QGraphicsView):
         item.setZValue(5)
         self.scene().addItem(item)
         self._mask_item = item
+
+    def set_outline_width(self, value: float) -> None:
+        self.outline_width = value
+        self.set_selection(self.selected)  # re-pens every shape item
 
     def set_mask_opacity(self, value: float) -> None:
         self.mask_opacity = value

@@ -66,3 +66,15 @@ def test_segmentation_tile_shows_its_mask(window, qtbot):
     window.images.select(tile.id)
     _settle(qtbot, window.viewer)
     assert window.viewer._mask_item is not None
+    window.mask_slider.setValue(80)
+    assert window.viewer._mask_item.opacity() == pytest.approx(0.8)
+
+
+def test_outline_width_applies_to_shapes(window, qtbot):
+    viewer = window.viewer
+    image = next(im for im in window.project.images.list() if window.project.annotations.count(im.id))
+    window.images.select(image.id)
+    _settle(qtbot, viewer)
+    window.outline_slider.setValue(4)
+    widths = {item.pen().widthF() for item in viewer._shapes.values()}
+    assert widths == {3.0}
