@@ -55,7 +55,7 @@ screenshots: setup
 	$(SHOT) --screenshot docs/screenshots/demo.png
 	$(SHOT) --image large.tif --screenshot docs/screenshots/large-overview.png
 	$(SHOT) --image large.tif --zoom 0.8 --center 10000,10000 --screenshot docs/screenshots/large-zoom.png
-	$(SHOT) --image demo-corridor_0/000003.jpg --zoom 0.5 --center 1880,240 --screenshot docs/screenshots/panorama.png
+	$(SHOT) --image demo-corridor_0/000003.jpg --zoom 0.45 --center 3100,240 --screenshot docs/screenshots/panorama.png
 	$(SHOT) --image Val/Urban/32.png --screenshot docs/screenshots/segmentation-tile.png
 	@ls -1 docs/screenshots
 

@@ -14,6 +14,7 @@ from core.imagery import TilePyramid
 from core.imagery.pyramid import TILE
 from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
 
+from .relations import relation_items
 from .shapes import make_item
 from .tiles import TileLoader
 
@@ -47,6 +48,7 @@ class ImageViewer(QGraphicsView):
         self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
         self._shapes: dict[int, object] = {}
         self._mask_item = None
+        self._relations = None
         self._level = 0
         self._fit_pending = False
         self.tool = "pan"  # or "box", "polygon", "point"
@@ -65,6 +67,7 @@ class ImageViewer(QGraphicsView):
         self._tiles.clear()
         self._shapes.clear()
         self._mask_item = None
+        self._relations = None
         if self.pyramid is not None:
             self.pyramid.close()
         self.project, self.image = project, image
@@ -72,6 +75,7 @@ class ImageViewer(QGraphicsView):
         self.pyramid = TilePyramid.for_image(project, image)
         self.scene().setSceneRect(QRectF(0, 0, image.width, image.height))
         self._add_mask()
+        self._add_relations()
         self._fit_pending = True
         self.fit()
 
@@ -259,6 +263,8 @@ class ImageViewer(QGraphicsView):
         self._shapes.clear()
         self.selected = {i for i in self.selected if i in set(self.project.annotations.ids_in_viewport(
             self.image.id, 0, 0, self.image.width, self.image.height))} if self.image else set()
+        if self.image is not None:
+            self._add_relations()
         self.refresh()
 
     # -- refresh: tiles and shapes of the view -----------------------------------
@@ -320,6 +326,22 @@ class ImageViewer(QGraphicsView):
                                  width=self.outline_width + (2.0 if ann.id in self.selected else 0.0))
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
+
+    def _add_relations(self) -> None:
+        """Pairs and groups (JRDB panoramas): few per image, drawn whole."""
+        if self._relations is not None:
+            self.scene().removeItem(self._relations)
+            self._relations = None
+        pairs, groups = self.project.relations.pairs(self.image.id), self.project.relations.groups(self.image.id)
+        if not pairs and not groups:
+            return
+        boxes = {a.id: a.bbox for a in self.project.annotations.for_image(self.image.id) if a.kind == "box"}
+        self._relations = relation_items(self.project, self.image, boxes)
+        self.scene().addItem(self._relations)
+
+    @property
+    def relation_count(self) -> int:
+        return len(self._relations.childItems()) if self._relations is not None else 0
 
     def _add_mask(self) -> None:
         mask = self.project.masks.get(self.image.id)

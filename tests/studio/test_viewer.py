@@ -78,3 +78,20 @@ def test_outline_width_applies_to_shapes(window, qtbot):
     window.outline_slider.setValue(4)
     widths = {item.pen().widthF() for item in viewer._shapes.values()}
     assert widths == {3.0}
+
+
+def test_panorama_draws_pairs_and_groups_across_the_seam(window, qtbot):
+    from studio.viewer.relations import group_frames, pair_segments
+
+    frame = next(im for im in window.project.images.list() if im.meta.get("panorama"))
+    window.images.select(frame.id)
+    _settle(qtbot, window.viewer)
+    pairs = window.project.relations.pairs(frame.id)
+    assert pairs and window.viewer.relation_count >= len(pairs)
+    # a pair 70 px apart across the seam of a 3760-wide panorama: two short segments to the edges
+    segs = pair_segments((3700, 100, 3740, 300), (10, 100, 50, 300), 3760, wraps=True)
+    assert len(segs) == 2 and {segs[0][2], segs[1][2]} == {0.0, 3760.0}
+    assert len(pair_segments((100, 0, 140, 10), (300, 0, 340, 10), 3760, wraps=True)) == 1
+    left, right = group_frames([(3700, 100, 3750, 300), (3740, 100, 3790, 300), (5, 100, 60, 300)], 3760, wraps=True)
+    assert left[0] == 0.0 and left[2] == 68  # up to the right edge of the box at 5..60
+    assert right[0] == 3692 and right[2] == 3760.0
