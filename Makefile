@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO ?= demo-project
 # Qt's runtime libraries on a bare Debian/Ubuntu (see DESIGN.md).
-SYSLIBS := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
+SYSLIBS := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3 fonts-dejavu-core \
+	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
 export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: run test test-fast setup system-deps demo bench clean screenshots

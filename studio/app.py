@@ -1,6 +1,7 @@
 """``tessera gui [DIR]``: the studio window (on the demo project by default)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,12 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
 
     configure_environment()
     prepare_qt_environment()
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        from core.errors import TesseraError
+
+        raise TesseraError("no display to open the studio on (DISPLAY and WAYLAND_DISPLAY are unset); "
+                           "run it on a desktop, or under xvfb-run")
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow

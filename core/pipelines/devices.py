@@ -22,3 +22,15 @@ def lightning_device(device: str, amp: bool = True) -> tuple[str, object, str]:
         precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if amp else "32-true"
         return "gpu", devices, precision
     raise TesseraError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+
+
+def ultralytics_device(device: str) -> str:
+    """The same choice as ultralytics spells it: "cpu", "0" or "0,1,..."."""
+    import torch
+
+    accelerator, devices, _ = lightning_device(device)
+    if accelerator == "cpu":
+        return "cpu"
+    if devices == "auto":
+        return ",".join(str(i) for i in range(torch.cuda.device_count()))
+    return ",".join(str(i) for i in devices)

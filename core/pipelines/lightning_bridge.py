@@ -26,6 +26,7 @@ class JobBridge(pl.Callback):
         self.stopped = False
         self._t0 = time.monotonic()
         self._epoch_t0 = time.monotonic()
+        self._start_batches: int | None = None  # batches already done when this process started
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._epoch_t0 = time.monotonic()
@@ -35,10 +36,9 @@ class JobBridge(pl.Callback):
         loss = outputs["loss"].item() if isinstance(outputs, dict) and "loss" in outputs else None
         epochs = self.ctx.config["epochs"]
         done_batches = trainer.current_epoch * total + batch_idx + 1
-        start_batches = getattr(self, "_start_batches", None)
-        if start_batches is None:
-            self._start_batches = start_batches = done_batches - 1
-        rate = (done_batches - start_batches) / max(1e-6, time.monotonic() - self._t0)
+        if self._start_batches is None:
+            self._start_batches = done_batches - 1
+        rate = (done_batches - self._start_batches) / max(1e-6, time.monotonic() - self._t0)
         eta = (epochs * total - done_batches) / rate if rate > 0 else None
         self.ctx.progress(epoch=trainer.current_epoch + 1, epochs=epochs, batch=batch_idx + 1, batches=total,
                           loss=loss, fraction=done_batches / max(1, epochs * total), eta_s=eta)
@@ -100,31 +100,3 @@ def loaders(ctx: JobContext, train_set, val_set, sampler=None):
     train = DataLoader(train_set, sampler=sampler, shuffle=sampler is None,
                        drop_last=len(train_set) > cfg["batch_size"], **args)
     return train, DataLoader(val_set, shuffle=False, **args)
-
-
-def load_start_weights(ctx: JobContext, net, describe: str, encoder=None) -> None:
-    """``from_model`` (same pipeline and architecture) or ``weights_file``: the
-    tensors whose names and shapes fit are loaded; a head for other classes
-    starts fresh."""
-    from ..errors import TesseraError
-    from ..jobs.checkpoints import load_checkpoint
-
-    cfg = ctx.config
-    if ctx.resume and ctx.last_checkpoint:
-        return
-    if cfg.get("from_model"):
-        model = ctx.project.jobs.model(cfg["from_model"])
-        state = load_checkpoint(model.path)
-        if state.get("describe") != describe:
-            raise TesseraError(f"model {model.id} is {state.get('describe')}, this job is {describe}")
-        target, weights, origin = net, state["state_dict"], f"model {model.id}"
-    elif cfg.get("weights_file"):
-        state = load_checkpoint(cfg["weights_file"])
-        weights = state.get("state_dict", state) if isinstance(state, dict) else state
-        target, origin = (encoder if encoder is not None else net), cfg["weights_file"]
-    else:
-        return
-    own = target.state_dict()
-    fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    target.load_state_dict(fitting, strict=False)
-    ctx.log(f"started from {origin}: {len(fitting)} of {len(own)} tensors")

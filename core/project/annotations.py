@@ -160,6 +160,24 @@ class AnnotationStore:
                 c.execute("UPDATE annotations SET attributes = ? WHERE id = ?",
                           (json.dumps(attributes), annotation_id))
 
+    def classes_used(self, image_ids: Iterable[int], kinds: Sequence[str] = KINDS) -> set[int]:
+        """Class ids that annotations of these kinds on these images carry."""
+        ids = list(image_ids)
+        if not ids:
+            return set()
+        marks, kind_marks = ",".join("?" * len(ids)), ",".join("?" * len(kinds))
+        return {r[0] for r in self._p.conn.execute(
+            f"SELECT DISTINCT class_id FROM annotations WHERE class_id IS NOT NULL AND kind IN ({kind_marks}) "
+            f"AND image_id IN ({marks})", [*kinds, *ids])}
+
+    def existing(self, ids: Iterable[int]) -> set[int]:
+        """Which of these annotation ids are still stored."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        return {r[0] for r in self._p.conn.execute(
+            f"SELECT id FROM annotations WHERE id IN ({','.join('?' * len(ids))})", ids)}
+
     def set_class(self, assignments: dict[int, int | None]) -> None:
         """Give each annotation id its class (``None``: no class), in one transaction."""
         with self._p.transaction() as c:

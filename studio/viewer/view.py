@@ -261,8 +261,7 @@ class ImageViewer(QGraphicsView):
         for item in self._shapes.values():
             self.scene().removeItem(item)
         self._shapes.clear()
-        self.selected = {i for i in self.selected if i in set(self.project.annotations.ids_in_viewport(
-            self.image.id, 0, 0, self.image.width, self.image.height))} if self.image else set()
+        self.selected = self.project.annotations.existing(self.selected) if self.project else set()
         if self.image is not None:
             self._add_relations()
         self.refresh()

@@ -7,21 +7,12 @@ from core.project import Project
 
 
 @pytest.fixture
-def window(qtbot, demo_copy):
-    from studio.main_window import MainWindow
-
-    root = demo_copy.root
-    demo_copy.close()
-    w = MainWindow(root)
-    w.resize(1200, 800)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    tile = next(im for im in w.project.images.list() if im.name == "dive00_0000.jpg")
-    w.images.select(tile.id)
+def window(window, qtbot):
+    """The studio on a small underwater image."""
+    tile = next(im for im in window.project.images.list() if im.name == "dive00_0000.jpg")
+    window.images.select(tile.id)
     qtbot.wait(50)
-    yield w
-    w.close()
+    return window
 
 
 def _drag(qtbot, viewer, start: QPoint, end: QPoint) -> None:

@@ -5,21 +5,6 @@ import pytest
 pytest.importorskip("PySide6")
 
 
-@pytest.fixture
-def window(qtbot, demo_copy):
-    from studio.main_window import MainWindow
-
-    root = demo_copy.root
-    demo_copy.close()
-    w = MainWindow(root)
-    w.resize(1200, 800)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def _settle(qtbot, viewer):
     for _ in range(5):
         viewer.loader.wait()

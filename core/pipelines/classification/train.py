@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ...jobs.context import JobContext, TrainResult
-from ..lightning_bridge import fit, load_start_weights, loaders
+from ..lightning_bridge import fit, loaders
+from ..weights import load_start_weights
 from .data import Crops
 from .module import ClassificationModule
 

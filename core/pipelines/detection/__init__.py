@@ -21,20 +21,15 @@ def _has_objects(project, image) -> bool:
 
 
 def check(project, config: dict) -> dict:
-    data = snapshot(project, "splits" if config["training_set"] == "splits" else config["training_set"],
-                    config["image_size"], lambda image: _has_objects(project, image), "boxes or shapes")
-    ids = sorted({item[0] for item in data["train"]})
-    placeholders = ",".join("?" * len(ids))
-    used = {r[0] for r in project.conn.execute(
-        f"SELECT DISTINCT class_id FROM annotations WHERE class_id IS NOT NULL AND kind IN ('box','polygon','mask') "
-        f"AND image_id IN ({placeholders})", ids)}
+    if config["training_set"] != "splits":
+        raise TesseraError("detection trains on whole images of the train / val splits: use training_set=splits")
+    data = snapshot(project, "splits", config["image_size"], lambda image: _has_objects(project, image),
+                    "boxes or shapes")
+    used = project.annotations.classes_used({item[0] for item in data["train"]}, SHAPES)
     if not used:
         raise TesseraError("the training images hold no boxes or shapes to learn from")
     classes = [{"id": c.id, "name": c.name, "color": c.color, "critical": c.critical}
                for c in project.classes.list() if c.id in used]
-    if config["training_set"] != "splits":
-        raise TesseraError("detection trains on whole images: use training_set=splits "
-                           "(large images: cut them with 'tessera tiles' into a tile set first)")
     return {"snapshot": {k: [[i] for i in sorted({item[0] for item in v})] for k, v in data.items()},
             "classes": classes}
 

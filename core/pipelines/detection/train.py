@@ -8,15 +8,19 @@ from pathlib import Path
 
 import torch
 
-from ...errors import TesseraError
 from ...formats.yolo import export_yolo
-from ...jobs.checkpoints import load_checkpoint
 from ...jobs.context import JobContext, TrainResult
+from ..devices import ultralytics_device
+from ..weights import load_start_weights
 
 # ultralytics' metric names -> ours
 _METRICS = {"metrics/precision(B)": "val_precision", "metrics/recall(B)": "val_recall",
             "metrics/mAP50(B)": "val_map50", "metrics/mAP50-95(B)": "val_map50_95",
             "val/box_loss": "val_box_loss", "val/cls_loss": "val_cls_loss", "val/dfl_loss": "val_dfl_loss"}
+
+
+def describe(cfg: dict) -> str:
+    return f"detection/{cfg['architecture']}"
 
 
 def write_snapshot(ctx: JobContext) -> Path:
@@ -39,9 +43,8 @@ def write_snapshot(ctx: JobContext) -> Path:
         lines += [str(path)] * (cfg["critical_oversample"] if has_critical else 1)
     (out / "train.txt").write_text("\n".join(lines) + "\n")
     spec = (out / "data.yaml").read_text().replace("train: images/train", "train: train.txt")
-    if not cfg["snapshot"].get("val"):
+    if not cfg["snapshot"].get("val"):  # export_yolo then points val at the train images
         ctx.log("no validation images: validating on the training images", "warning")
-        spec = spec.replace("val: images/train", "val: images/train")
     (out / "data.yaml").write_text(spec)
     return out / "data.yaml"
 
@@ -115,7 +118,7 @@ def train(ctx: JobContext) -> TrainResult:
     # file silently starts a new default run elsewhere.
     resume_from = ctx.last_checkpoint if ctx.resume else None
     bridge = _Bridge(ctx)
-    device = _device(cfg["device"])
+    device = ultralytics_device(cfg["device"])
     if resume_from is not None:
         done = ctx.last_checkpoint_epoch
         ctx.project.jobs.truncate_history(ctx.job_id, done)
@@ -131,7 +134,7 @@ def train(ctx: JobContext) -> TrainResult:
             ctx.log("no checkpoint yet: starting over")
         data = write_snapshot(ctx)
         model = YOLO(f"{cfg['architecture']}.yaml", task="detect")
-        _initial_weights(ctx, model)
+        load_start_weights(ctx, model.model, describe(cfg))
         _add_callbacks(model, bridge)
         ctx.log(f"training {cfg['architecture']} on {len(cfg['snapshot']['train'])} images, "
                 f"{len(cfg['classes'])} classes, device {device}")
@@ -163,7 +166,8 @@ def export_state(ultralytics_checkpoint: Path, cfg: dict) -> dict:
     from ultralytics.nn.tasks import load_checkpoint as ul_load  # ultralytics reads its own run files
 
     model, _ = ul_load(str(ultralytics_checkpoint), device="cpu")
-    return {"format": "tessera-detection-v1", "architecture": cfg["architecture"], "yaml": dict(model.yaml),
+    return {"format": "tessera-detection-v1", "describe": describe(cfg), "architecture": cfg["architecture"],
+            "yaml": dict(model.yaml),
             "names": [c["name"] for c in cfg["classes"]], "classes": cfg["classes"], "image_size": cfg["image_size"],
             "stride": model.stride.tolist(), "state_dict": {k: v.float() if v.is_floating_point() else v
                                                             for k, v in model.state_dict().items()}}
@@ -179,40 +183,6 @@ def build_model(state: dict):
     return model.eval()
 
 
-def _initial_weights(ctx: JobContext, model) -> None:
-    cfg = ctx.config
-    if cfg.get("from_model"):
-        registered = ctx.project.jobs.model(cfg["from_model"])
-        state = load_checkpoint(registered.path)
-        if state.get("architecture") != cfg["architecture"]:
-            raise TesseraError(f"model {registered.id} is {state.get('architecture')}, this job is {cfg['architecture']}")
-        _load_matching(ctx, model, state["state_dict"], f"model {registered.id}")
-    elif cfg["weights_file"]:
-        state = load_checkpoint(cfg["weights_file"])
-        weights = state.get("state_dict", state) if isinstance(state, dict) else state
-        _load_matching(ctx, model, weights, cfg["weights_file"])
-
-
-def _load_matching(ctx, model, weights: dict, origin: str) -> None:
-    own = model.model.state_dict()
-    fitting = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    model.model.load_state_dict(fitting, strict=False)
-    ctx.log(f"started from {origin}: {len(fitting)} of {len(own)} tensors")
-
-
 def _add_callbacks(model, bridge: _Bridge) -> None:
     for name in ("on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end"):
         model.add_callback(name, getattr(bridge, name))
-
-
-def _device(device: str) -> str:
-    device = device.strip().lower()
-    if device == "auto":
-        return "0" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TesseraError(f"device {device!r} asked for, but no CUDA GPU is available")
-        return device.split(":", 1)[1] if ":" in device else ",".join(map(str, range(torch.cuda.device_count())))
-    raise TesseraError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")

@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import WeightedRandomSampler
 
 from ...jobs.context import JobContext, TrainResult
-from ..lightning_bridge import fit, load_start_weights, loaders
+from ..lightning_bridge import fit, loaders
+from ..weights import load_start_weights
 from .data import SegmentationWindows, class_lut, pixel_counts, sample_weights
 from .module import SegmentationModule
 
