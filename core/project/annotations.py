@@ -104,7 +104,9 @@ class AnnotationStore:
             raise ProjectError(f"no annotation with id {annotation_id}")
         return _decode(rows)[0]
 
-    def for_image(self, image_id: int, source: str | None = None) -> list[Annotation]:
+    def for_image(self, image_id: int, source: str | None = "human") -> list[Annotation]:
+        """The image's annotations; by default only the human ones (ground truth),
+        ``source="model"`` for predictions, ``None`` for both."""
         sql, args = f"SELECT {_COLS} FROM annotations WHERE image_id = ?", [image_id]
         if source:
             sql, args = sql + " AND source = ?", args + [source]
@@ -167,8 +169,8 @@ class AnnotationStore:
             return set()
         marks, kind_marks = ",".join("?" * len(ids)), ",".join("?" * len(kinds))
         return {r[0] for r in self._p.conn.execute(
-            f"SELECT DISTINCT class_id FROM annotations WHERE class_id IS NOT NULL AND kind IN ({kind_marks}) "
-            f"AND image_id IN ({marks})", [*kinds, *ids])}
+            f"SELECT DISTINCT class_id FROM annotations WHERE class_id IS NOT NULL AND source = 'human' "
+            f"AND kind IN ({kind_marks}) AND image_id IN ({marks})", [*kinds, *ids])}
 
     def existing(self, ids: Iterable[int]) -> set[int]:
         """Which of these annotation ids are still stored."""
@@ -183,6 +185,11 @@ class AnnotationStore:
         with self._p.transaction() as c:
             c.executemany("UPDATE annotations SET class_id = ? WHERE id = ?",
                           [(cls, ann) for ann, cls in assignments.items()])
+
+    def set_source(self, ids: Iterable[int], source: str) -> None:
+        """Mark annotations as human (an accepted prediction) or model-made."""
+        with self._p.transaction() as c:
+            c.executemany("UPDATE annotations SET source = ? WHERE id = ?", [(source, i) for i in ids])
 
     def delete(self, ids: Iterable[int]) -> None:
         with self._p.transaction() as c:

@@ -9,6 +9,8 @@ from PIL import Image
 from ...errors import TesseraError
 from ...jobs.checkpoints import load_checkpoint
 
+MAX_DETECTIONS = 300  # per image, as ultralytics keeps after NMS
+
 
 def load_model(path: str):
     state = load_checkpoint(path)
@@ -32,7 +34,7 @@ def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[i
 
 
 @torch.inference_mode()
-def predict(net, pixels: np.ndarray, size: int, conf: float = 0.001, iou: float = 0.7, max_det: int = 300,
+def predict(net, pixels: np.ndarray, size: int, conf: float = 0.001, iou: float = 0.7, max_det: int = MAX_DETECTIONS,
             device: str = "cpu") -> dict[str, np.ndarray]:
     """``{"boxes": (n, 4) x1 y1 x2 y2, "scores": (n,), "classes": (n,) channel index}``."""
     from ultralytics.utils.nms import non_max_suppression
