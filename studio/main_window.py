@@ -1,25 +1,34 @@
-"""The main window: composes the docks around the viewer and keeps its own
-layout between runs.  It holds no logic of its own beyond wiring."""
+"""The main window: composes the docks around the viewer, its menus and
+shortcuts, and keeps its layout between runs.  Edits go through the
+:class:`Editor`; imports and exports through :mod:`studio.dataset_io`."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
+                               QSlider)
 
 from core.appdirs import config_dir
 from core.errors import TesseraError
+from core.imagery import TilePyramid
 from core.project import Project
-from core.project.annotations import NewAnnotation
-from core.formats.geometry import GeometryProblem, repair
-from shapely.geometry import Point, Polygon
-from shapely.geometry import box as shapely_box
 
+from . import dataset_io
+from .editor import Editor
 from .viewer import ImageViewer
-from .viewer.edits import AddShape, ChangeClass, DeleteShapes
 from .widgets.class_palette import ClassPalette
+from .widgets.help_overlay import HelpOverlay
 from .widgets.image_list import ImageList
+from .widgets.minimap import Minimap
+from .widgets.properties import PropertiesPanel
+
+RECENT = 8
+TOOLS = (("Select / move / edit vertices", "V", "pan"), ("Box", "B", "box"),
+         ("Polygon (double-click or Enter closes)", "P", "polygon"), ("Point", "O", "point"),
+         ("Brush on the label mask", "S", "brush"), ("Eraser on the label mask", "E", "eraser"),
+         ("Fill a mask region", "K", "fill"), ("Relation: link two persons as a pair", "R", "relation"))
 
 
 def settings() -> QSettings:
@@ -34,20 +43,30 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.viewer = ImageViewer(self)
         self.setCentralWidget(self.viewer)
+        self.editor = Editor(self.viewer, self)
+        self.undo_stack = self.editor.undo_stack
         self.images = ImageList()
         self.palette = ClassPalette()
+        self.properties = PropertiesPanel()
+        self.minimap = Minimap()
         left = self._dock("Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = self._dock("Classes", self.palette, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([left, right], [240, 200], Qt.Orientation.Horizontal)
+        self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Minimap", self.minimap, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([left, right], [260, 240], Qt.Orientation.Horizontal)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
+        self.help = HelpOverlay(self)
         self.images.imageSelected.connect(self.show_image)
         self.palette.visibilityChanged.connect(self._hide_classes)
+        self.palette.currentRowChanged.connect(self._class_picked)
+        self.properties.classChosen.connect(self._choose_class)
+        self.minimap.centerRequested.connect(lambda x, y: (self.viewer.centerOn(x, y), self.viewer.schedule()))
         self.viewer.viewChanged.connect(self._show_view_state)
-        self.undo_stack = QUndoStack(self)
-        self.viewer.boxDrawn.connect(self._add_box)
-        self.viewer.polygonDrawn.connect(self._add_polygon)
-        self.viewer.pointDrawn.connect(self._add_point)
+        self.viewer.selectionChanged.connect(lambda ids: self.properties.show_selection(self.project, ids))
+        self.viewer.pairPicked.connect(self._ask_pair_labels)
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.editor.edited.connect(self._after_edit)
         self._actions()
         state = settings()
         if state.value("geometry"):
@@ -63,48 +82,134 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    # -- menus, tools and shortcuts -------------------------------------------------
+    def _action(self, menu, text: str, keys, slot, checkable: bool = False) -> QAction:
+        keys = keys if isinstance(keys, (list, tuple)) else [keys]
+        action = QAction(text, self, checkable=checkable)
+        action.setShortcuts([k if isinstance(k, QKeySequence) else QKeySequence(k) for k in keys if k])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self._all_actions.append(action)
+        return action
+
     def _actions(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        for text, key, slot in (("&Open project…", QKeySequence.StandardKey.Open, self._ask_open),
-                                ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
-            action = QAction(text, self, shortcut=key, triggered=slot)
-            menu.addAction(action)
-        view = self.menuBar().addMenu("&View")
-        for text, key, slot in (("Fit image", "F", self.viewer.fit), ("Zoom in", "+", lambda: self.viewer.zoom(1.25)),
-                                ("Zoom out", "-", lambda: self.viewer.zoom(0.8)),
-                                ("Next image", "D", lambda: self.images.step(1)),
-                                ("Previous image", "A", lambda: self.images.step(-1))):
-            view.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
-        bar = self.addToolBar("Display")
-        bar.setObjectName("Display")
-        bar.addWidget(QLabel(" mask "))
-        self.mask_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=45, maximumWidth=120)
-        self.mask_slider.valueChanged.connect(lambda v: self.viewer.set_mask_opacity(v / 100))
-        bar.addWidget(self.mask_slider)
-        bar.addWidget(QLabel(" outline "))
-        self.outline_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=8, value=2, maximumWidth=100)
-        self.outline_slider.valueChanged.connect(lambda v: self.viewer.set_outline_width(v * 0.75))
-        bar.addWidget(self.outline_slider)
+        self._all_actions: list[QAction] = []
+        file = self.menuBar().addMenu("&File")
+        self._action(file, "&New project…", QKeySequence.StandardKey.New, self._ask_new)
+        self._action(file, "&Open project…", QKeySequence.StandardKey.Open, self._ask_open)
+        self.recent_menu = file.addMenu("Open &recent")
+        file.addSeparator()
+        self._action(file, "&Import dataset…", "Ctrl+I", self._ask_import)
+        self._action(file, "&Export…", "Ctrl+E", self._ask_export)
+        file.addSeparator()
+        self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._fill_recent()
+
         edit = self.menuBar().addMenu("&Edit")
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
         edit.addActions([undo, redo])
-        for text, key, slot in (("Pan / select", "V", lambda: self.viewer.set_tool("pan")),
-                                ("Box tool", "B", lambda: self.viewer.set_tool("box")),
-                                ("Polygon tool (double-click or Enter closes)", "P",
-                                 lambda: self.viewer.set_tool("polygon")),
-                                ("Point tool", "O", lambda: self.viewer.set_tool("point")),
-                                ("Delete selected", QKeySequence.StandardKey.Delete, self.delete_selected)):
-            edit.addAction(QAction(text, self, shortcut=QKeySequence(key), triggered=slot))
+        self._all_actions += [undo, redo]
+        self._action(edit, "Delete selected", [QKeySequence.StandardKey.Delete, "Backspace"],
+                     self.editor.delete_selected)
+        self._action(edit, "Accept predictions (selected, or all on the image)", "Y", self._accept_predictions)
+        self._action(edit, "Put selected persons in a social group…", "G", self._ask_group)
+        self._action(edit, "Mark image done", "Ctrl+Return", lambda: self._set_status("done"))
+        self._action(edit, "Mark image in progress", "Ctrl+Shift+Return", lambda: self._set_status("in_progress"))
         for n in range(9):  # 1-9 pick a class (and give it to the selected shapes)
-            self.addAction(QAction(self, shortcut=QKeySequence(str(n + 1)), triggered=lambda _=False, k=n: self.pick_class(k)))
+            self.addAction(QAction(self, shortcut=QKeySequence(str(n + 1)),
+                                   triggered=lambda _=False, k=n: self.pick_class(k)))
+
+        tools = self.menuBar().addMenu("&Tools")
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("Tools")
+        group = QActionGroup(self)
+        self.tool_actions = {}
+        for text, key, name in TOOLS:
+            action = self._action(tools, text, key, lambda _=False, t=name: self.set_tool(t), checkable=True)
+            action.setIconText(text.split(" ")[0].split(":")[0])
+            group.addAction(action)
+            bar.addAction(action)
+            self.tool_actions[name] = action
+        self.tool_actions["pan"].setChecked(True)
+        tools.addSeparator()
+        self._action(tools, "Smaller brush", "[", lambda: self._brush(1 / 1.25))
+        self._action(tools, "Larger brush", "]", lambda: self._brush(1.25))
+        self._action(tools, "Cancel drawing", "Esc", self.viewer.cancel_drawing)
+
+        view = self.menuBar().addMenu("&View")
+        self._action(view, "Fit image", "F", self.viewer.fit)
+        self._action(view, "Zoom in", ["+", "="], lambda: self.viewer.zoom(1.25))
+        self._action(view, "Zoom out", "-", lambda: self.viewer.zoom(0.8))
+        self._action(view, "Next image", ["D", "PgDown"], lambda: self.images.step(1))
+        self._action(view, "Previous image", ["A", "PgUp"], lambda: self.images.step(-1))
+        self.predictions_action = self._action(view, "Show model predictions", "H",
+                                               lambda on: self._show_predictions(on), checkable=True)
+        self.predictions_action.setChecked(True)
+        self._action(view, "Keyboard shortcuts", ["F1", "?"], self.help.toggle)
+
+        display = self.addToolBar("Display")
+        display.setObjectName("Display")
+        display.addWidget(QLabel(" mask "))
+        self.mask_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=45, maximumWidth=120)
+        self.mask_slider.valueChanged.connect(lambda v: self.viewer.set_mask_opacity(v / 100))
+        display.addWidget(self.mask_slider)
+        display.addWidget(QLabel(" outline "))
+        self.outline_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=8, value=2, maximumWidth=100)
+        self.outline_slider.valueChanged.connect(lambda v: self.viewer.set_outline_width(v * 0.75))
+        display.addWidget(self.outline_slider)
+        self.predictions_box = QCheckBox("predictions", checked=True)
+        self.predictions_box.toggled.connect(self._show_predictions)
+        display.addWidget(self.predictions_box)
+        self.help.set_actions(self._all_actions)
+
+    def set_tool(self, tool: str) -> None:
+        self.viewer.set_tool(tool)
+        self.tool_actions[tool].setChecked(True)
+        if tool in ("brush", "eraser"):
+            self.statusBar().showMessage(f"{tool}: radius {self.viewer.brush_radius:.0f} px ([ and ] change it)",
+                                         4000)
+
+    def _brush(self, factor: float) -> None:
+        self.viewer.set_brush_radius(self.viewer.brush_radius * factor)
+        self.statusBar().showMessage(f"brush radius {self.viewer.brush_radius:.1f} px", 3000)
+
+    def _show_predictions(self, on: bool) -> None:
+        for widget in (self.predictions_action, self.predictions_box):
+            widget.blockSignals(True)
+            widget.setChecked(on)
+            widget.blockSignals(False)
+        self.viewer.set_show_predictions(on)
+
+    # -- projects ------------------------------------------------------------------
+    def _ask_new(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(self, "New project folder")
+        if folder:
+            try:
+                Project.init(Path(folder)).close()
+            except (TesseraError, OSError) as exc:
+                QMessageBox.warning(self, "Cannot create project", str(exc))
+                return
+            self.open_project(Path(folder))
 
     def _ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a Tessera project")
         if folder:
             self.open_project(Path(folder))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in settings().value("recent", [], type=list) or []:
+            self.recent_menu.addAction(path, lambda p=path: self.open_project(Path(p)))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _remember(self, folder: Path) -> None:
+        state = settings()
+        recent = [str(folder)] + [p for p in (state.value("recent", [], type=list) or []) if p != str(folder)]
+        state.setValue("recent", recent[:RECENT])
+        self._fill_recent()
 
     def open_project(self, folder: Path) -> None:
         try:
@@ -116,82 +221,139 @@ class MainWindow(QMainWindow):
             self.viewer.detach()
             self.project.close()
         self.project = project
+        self.editor.attach(project)
+        self._remember(Path(folder).resolve())
         self.setWindowTitle(f"Tessera Studio — {project.name}")
-        self.undo_stack.clear()
-        self.images.load(project)
-        self.palette.load(project)
-        if self.palette.count():
-            self.palette.setCurrentRow(0)
+        self._reload_lists()
         first = project.images.list()
         if first:
             self.images.select(first[0].id)
 
+    def _reload_lists(self) -> None:
+        self.images.load(self.project)
+        self.palette.load(self.project)
+        if self.palette.count():
+            self.palette.setCurrentRow(0)
+
     def show_image(self, image_id: int) -> None:
         image = self.project.images.get(image_id)
         self.viewer.set_image(self.project, image)
+        self.properties.show_selection(self.project, set())
+        pyramid = TilePyramid.for_image(self.project, image)
+        try:
+            thumb = pyramid.thumbnail(256)
+        except Exception:  # the viewer says what is wrong with the file
+            thumb = None
+        finally:
+            pyramid.close()
+        self.minimap.set_image(thumb, image.width, image.height)
         self.statusBar().showMessage(f"{image.name}  {image.width}x{image.height}", 5000)
 
-    # -- edits: each one is stored at once; undo / redo are transactions too ----
-    def current_class(self) -> int | None:
-        item = self.palette.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+    def _ask_import(self) -> None:
+        if self.project is None:
+            return
+        dialog = dataset_io.ImportDialog(self)
+        if dialog.exec():
+            self.import_data(**dialog.values())
 
+    def import_data(self, fmt: str, path: str, images: str | None = None, split: str | None = None,
+                    show_report: bool = True):
+        return dataset_io.start_task(self, self.project.root, "import", fmt, path, images, split,
+                                     on_done=lambda report: report is not None and self._reload_lists(),
+                                     show_report=show_report)
+
+    def _ask_export(self) -> None:
+        if self.project is None:
+            return
+        dialog = dataset_io.ExportDialog(self)
+        if dialog.exec():
+            values = dialog.values()
+            dataset_io.start_task(self, self.project.root, "export", values["fmt"], values["path"])
+
+    # -- edits ------------------------------------------------------------------------
     def pick_class(self, index: int) -> None:
-        if index >= self.palette.count():
-            return
-        self.palette.setCurrentRow(index)
-        if self.viewer.selected:
-            self.undo_stack.push(ChangeClass(self.project, sorted(self.viewer.selected), self.current_class(),
-                                             self._edited))
+        if index < self.palette.count():
+            if self.palette.currentRow() == index:
+                self._class_picked(index)  # the same class again: still given to the selection
+            else:
+                self.palette.setCurrentRow(index)
 
-    def _add_box(self, x1: float, y1: float, x2: float, y2: float) -> None:
-        image = self.viewer.image
-        if image is None:
-            return
-        item = NewAnnotation(image_id=image.id, geometry=shapely_box(x1, y1, x2, y2), kind="box",
-                             class_id=self.current_class())
-        self.undo_stack.push(AddShape(self.project, item, self._edited, "draw box"))
+    def _class_picked(self, row: int) -> None:
+        item = self.palette.item(row)
+        class_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if class_id is not None and self.project is not None:
+            self.viewer.paint_color = self.project.classes.get(class_id).color
+        self.editor.set_class(class_id)
 
-    def _add_polygon(self, points: list) -> None:
-        image = self.viewer.image
-        if image is None:
-            return
-        try:
-            geom, notes = repair(Polygon(points), image.width, image.height)
-        except GeometryProblem as exc:
-            self.statusBar().showMessage(f"polygon not added: {exc}", 5000)
-            return
-        if notes:
-            self.statusBar().showMessage("; ".join(notes), 5000)
-        item = NewAnnotation(image_id=image.id, geometry=geom, kind="polygon", class_id=self.current_class())
-        self.undo_stack.push(AddShape(self.project, item, self._edited, "draw polygon"))
+    def _choose_class(self, class_id: int) -> None:
+        for row in range(self.palette.count()):
+            if self.palette.item(row).data(Qt.ItemDataRole.UserRole) == class_id:
+                self.palette.setCurrentRow(row)
 
-    def _add_point(self, x: float, y: float) -> None:
-        image = self.viewer.image
-        if image is not None:
-            item = NewAnnotation(image_id=image.id, geometry=Point(x, y), kind="point", class_id=self.current_class())
-            self.undo_stack.push(AddShape(self.project, item, self._edited, "add point"))
+    def current_class(self) -> int | None:
+        return self.editor.class_id
 
     def delete_selected(self) -> None:
-        if self.viewer.selected:
-            self.undo_stack.push(DeleteShapes(self.project, sorted(self.viewer.selected), self._edited))
+        self.editor.delete_selected()
 
-    def _edited(self) -> None:
-        self.viewer.reload_shapes()
+    def _accept_predictions(self) -> None:
+        n = self.editor.accept_predictions()
+        self.statusBar().showMessage(f"{n} prediction{'s' if n != 1 else ''} accepted" if n else
+                                     "no predictions on this image", 4000)
+
+    def _ask_pair_labels(self, a_id: int, b_id: int) -> None:
+        known = sorted({lab for p in self.project.relations.pairs() for lab in p.labels}) or ["talking"]
+        text, ok = QInputDialog.getItem(self, "Interaction", "interaction label(s), comma-separated:", known, 0, True)
+        labels = [t.strip() for t in text.split(",") if t.strip()] if ok else []
+        if labels:
+            self.editor.link_pair(a_id, b_id, labels)
+
+    def _ask_group(self) -> None:
+        boxes = sorted(self.viewer.selected)
+        if self.viewer.image is None or not boxes:
+            self.statusBar().showMessage("select persons first (shift-click adds)", 4000)
+            return
+        groups = self.project.relations.groups(self.viewer.image.id)
+        choices = ["a new group"] + [f"group {g.id} ({len(g.members)} persons)" for g in groups]
+        choice, ok = QInputDialog.getItem(self, "Social group", f"put {len(boxes)} persons into:", choices, 0, False)
+        if ok:
+            index = choices.index(choice)
+            self.editor.group(boxes, None if index == 0 else groups[index - 1].id)
+
+    def _set_status(self, status: str) -> None:
+        if self.viewer.image is not None:
+            self.project.images.set_status(self.viewer.image.id, status)
+            self.images.refresh_item(self.project, self.viewer.image.id)
+
+    def _after_edit(self) -> None:
+        image = self.viewer.image
+        if image is None:
+            return
+        if self.project.images.get(image.id).status == "unlabeled":
+            self.project.images.set_status(image.id, "in_progress")
+        self.images.refresh_item(self.project, image.id)
+        self.properties.show_selection(self.project, self.viewer.selected)
 
     def _hide_classes(self, hidden: set) -> None:
         self.viewer.hidden_classes = hidden
         self.viewer.schedule()
 
     def _show_view_state(self, state: dict) -> None:
+        self.minimap.set_view(self.viewer.visible_rect())
         self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  "
                             f"{state['shapes']} shapes  {state['tiles']} tiles")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.setGeometry(self.rect())
 
     def closeEvent(self, event) -> None:
         state = settings()
         state.setValue("geometry", self.saveGeometry())
         state.setValue("state", self.saveState())
         self.viewer.detach()
+        self.images.wait()
         if self.project is not None:
             self.project.close()
             self.project = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PIL import Image
 
 from ..errors import ProjectError
+from .mask_paint import MaskPatch, blank_mask
 
 if TYPE_CHECKING:
     from .store import Project
@@ -27,7 +28,7 @@ def encode_png(mask: np.ndarray) -> bytes:
 
 def decode_png(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as im:
-        arr = np.asarray(im)
+        arr = np.array(im)  # writable: masks are painted on
     return arr.astype(np.uint16) if arr.dtype not in (np.uint8, np.uint16) else arr
 
 
@@ -49,6 +50,30 @@ class MaskStore:
     def get(self, image_id: int) -> np.ndarray | None:
         row = self._p.conn.execute("SELECT png FROM masks WHERE image_id = ?", (image_id,)).fetchone()
         return decode_png(row[0]) if row else None
+
+    def paint(self, image_id: int,
+              edit: Callable[[np.ndarray], tuple[np.ndarray, MaskPatch | None]]) -> MaskPatch | None:
+        """Run a painting edit (a brush stroke, a fill) on the image's mask, a
+        blank one when it has none yet, and store the result at once."""
+        mask = self.get(image_id)
+        if mask is None:
+            image = self._p.images.get(image_id)
+            mask = blank_mask(image.width, image.height, image.name)
+        mask, patch = edit(mask)
+        if patch is not None:
+            self.set(image_id, mask)
+        return patch
+
+    def apply_patch(self, image_id: int, patch: MaskPatch, undo: bool = False) -> None:
+        """Redo (or undo) a stored painting edit."""
+        mask = self.get(image_id)
+        if mask is None:
+            image = self._p.images.get(image_id)
+            mask = blank_mask(image.width, image.height, image.name)
+        if patch.after.dtype.itemsize > mask.dtype.itemsize:
+            mask = mask.astype(patch.after.dtype)
+        patch.apply(mask, undo=undo)
+        self.set(image_id, mask)
 
     def has(self, image_id: int) -> bool:
         return self._p.conn.execute("SELECT 1 FROM masks WHERE image_id = ?", (image_id,)).fetchone() is not None

@@ -98,3 +98,29 @@ class RelationStore:
     def delete_group(self, group_id: int) -> None:
         with self._p.transaction() as c:
             c.execute("DELETE FROM groups WHERE id = ?", (group_id,))
+
+    # -- keeping relations across a delete and its undo -------------------------
+    def involving(self, annotation_ids: Iterable[int]) -> dict:
+        """The pairs and group memberships that these annotations take part in
+        (deleting the annotations deletes them too)."""
+        ids = list(annotation_ids)
+        if not ids:
+            return {"pairs": [], "members": []}
+        marks = ",".join("?" * len(ids))
+        pairs = [Pair(i, im, a, b, json.loads(lab), s, json.loads(at)) for i, im, a, b, lab, s, at in
+                 self._p.conn.execute("SELECT id, image_id, a_id, b_id, labels, source, attributes FROM relations "
+                                      f"WHERE a_id IN ({marks}) OR b_id IN ({marks})", ids + ids)]
+        members = self._p.conn.execute(
+            f"SELECT group_id, annotation_id FROM group_members WHERE annotation_id IN ({marks})", ids).fetchall()
+        return {"pairs": pairs, "members": [tuple(m) for m in members]}
+
+    def restore(self, saved: dict) -> None:
+        """Put back what :meth:`involving` saved (after the annotations are back)."""
+        with self._p.transaction() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO relations(id, image_id, a_id, b_id, labels, source, attributes) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(p.id, p.image_id, p.a_id, p.b_id, json.dumps(p.labels), p.source, json.dumps(p.attributes))
+                 for p in saved["pairs"]])
+            c.executemany("INSERT OR IGNORE INTO group_members(group_id, annotation_id) VALUES (?, ?)",
+                          saved["members"])

@@ -22,8 +22,10 @@ def _ring(path: QPainterPath, coords) -> None:
         path.closeSubpath()
 
 
-def make_item(ann, color: QColor, width: float = 1.5, fill_alpha: int = 50) -> QGraphicsItem:
-    """One item for one annotation, tagged with its id."""
+def make_item(ann, color: QColor, width: float = 1.5, fill_alpha: int = 50,
+              prediction: bool = False) -> QGraphicsItem:
+    """One item for one annotation, tagged with its id (data 0) and kind
+    (data 2).  Model predictions are dashed and barely filled."""
     fill = QColor(color)
     fill.setAlpha(fill_alpha)
     geom = ann.geometry
@@ -43,8 +45,13 @@ def make_item(ann, color: QColor, width: float = 1.5, fill_alpha: int = 50) -> Q
             for hole in poly.interiors:
                 _ring(path, hole.coords)
         item = QGraphicsPathItem(path)
-    item.setPen(_pen(color, width))
+    pen = _pen(color, width)
+    if prediction:
+        pen.setStyle(Qt.PenStyle.DashLine)
+        fill.setAlpha(fill_alpha // 3)
+    item.setPen(pen)
     item.setBrush(QBrush(fill))
     item.setData(0, ann.id)
+    item.setData(2, ann.kind)
     item.setZValue(10)
     return item

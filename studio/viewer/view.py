@@ -14,9 +14,12 @@ from core.imagery import TilePyramid
 from core.imagery.pyramid import TILE
 from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
 
+from .handles import handle_items, move_vertex, translate, vertices
 from .relations import relation_items
 from .shapes import make_item
 from .tiles import TileLoader
+
+DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
 
 MAX_SHAPES = 20000  # items per view; beyond it the smallest shapes wait for a closer zoom
 
@@ -26,6 +29,10 @@ class ImageViewer(QGraphicsView):
     boxDrawn = Signal(float, float, float, float)  # x1, y1, x2, y2 in image pixels
     polygonDrawn = Signal(list)  # [(x, y), ...] in image pixels
     pointDrawn = Signal(float, float)
+    strokeDrawn = Signal(list, float, bool)  # points, radius (image px), erase
+    fillAt = Signal(float, float)
+    geometryEdited = Signal(int, object)  # annotation id, new shapely geometry
+    pairPicked = Signal(int, int)  # two box annotation ids (relation tool)
     selectionChanged = Signal(set)
 
     def __init__(self, parent=None, loader: TileLoader | None = None):
@@ -51,7 +58,14 @@ class ImageViewer(QGraphicsView):
         self._relations = None
         self._level = 0
         self._fit_pending = False
-        self.tool = "pan"  # or "box", "polygon", "point"
+        self.tool = "pan"  # "pan" (select / move / edit vertices) or one of DRAW_TOOLS
+        self.brush_radius = 8.0
+        self.show_predictions = True
+        self._handles = None
+        self._drag = None  # ("move" | "vertex", annotation, vertex index) while dragging a shape
+        self._stroke: list[QPointF] = []
+        self._stroke_item = None
+        self._pair_first: int | None = None
         self._vertices: list[QPointF] = []
         self._outline = None
         self.selected: set[int] = set()
@@ -66,7 +80,8 @@ class ImageViewer(QGraphicsView):
         self.scene().clear()
         self._tiles.clear()
         self._shapes.clear()
-        self._mask_item = None
+        self._mask_item = self._handles = self._outline = self._stroke_item = self._drag = None
+        self._vertices, self._stroke, self._pair_first, self.selected = [], [], None, set()
         self._relations = None
         if self.pyramid is not None:
             self.pyramid.close()
@@ -149,10 +164,11 @@ class ImageViewer(QGraphicsView):
         self.cancel_drawing()
 
     def cancel_drawing(self) -> None:
-        self._vertices = []
-        if self._outline is not None:
-            self.scene().removeItem(self._outline)
-            self._outline = None
+        self._vertices, self._stroke, self._pair_first = [], [], None
+        for name in ("_outline", "_stroke_item"):
+            if getattr(self, name) is not None:
+                self.scene().removeItem(getattr(self, name))
+                setattr(self, name, None)
 
     def finish_polygon(self) -> None:
         """Close the polygon being drawn (double-click or Enter); 3 points at least."""
@@ -207,16 +223,129 @@ class ImageViewer(QGraphicsView):
             self._rubber.setZValue(100)
             self.scene().addItem(self._rubber)
             return
-        if self.tool in ("polygon", "point") and event.button() == Qt.MouseButton.LeftButton and self.image:
-            inside = self.scene().sceneRect()
-            p = QPointF(min(max(self._press.x(), 0.0), inside.right()), min(max(self._press.y(), 0.0), inside.bottom()))
+        left = event.button() == Qt.MouseButton.LeftButton and self.image is not None
+        if self.tool in ("polygon", "point") and left:
+            p = self._clamp(self._press)
             if self.tool == "point":
                 self.pointDrawn.emit(p.x(), p.y())
             else:
                 self._vertices.append(p)
                 self._draw_outline()
             return
+        if self.tool in ("brush", "eraser") and left:
+            self._stroke = [self._press]
+            self._draw_stroke()
+            return
+        if self.tool == "fill" and left:
+            self.fillAt.emit(self._press.x(), self._press.y())
+            return
+        if self.tool == "relation" and left:
+            self._pick_pair_end(self._press)
+            return
+        if self.tool == "pan" and left and self._start_drag(event):
+            return
         super().mousePressEvent(event)
+
+    def _clamp(self, p: QPointF) -> QPointF:
+        inside = self.scene().sceneRect()
+        return QPointF(min(max(p.x(), 0.0), inside.right()), min(max(p.y(), 0.0), inside.bottom()))
+
+    def _shape_at(self, p: QPointF, kinds: tuple | None = None) -> int | None:
+        for item in self.scene().items(p):
+            ann_id = item.data(0)
+            if ann_id is not None and (kinds is None or item.data(2) in kinds):
+                return ann_id
+        return None
+
+    # -- brush and eraser ----------------------------------------------------------
+    def _draw_stroke(self) -> None:
+        from PySide6.QtGui import QPainterPath
+        from PySide6.QtWidgets import QGraphicsPathItem
+
+        path = QPainterPath(self._stroke[0])
+        for p in self._stroke[1:]:
+            path.lineTo(p)
+        if len(self._stroke) == 1:
+            path.lineTo(self._stroke[0] + QPointF(0.01, 0))
+        if self._stroke_item is None:
+            color = QColor("#000000") if self.tool == "eraser" else QColor(self.paint_color)
+            color.setAlpha(150)
+            pen = QPen(color, 2 * self.brush_radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                       Qt.PenJoinStyle.RoundJoin)
+            self._stroke_item = QGraphicsPathItem()
+            self._stroke_item.setPen(pen)
+            self._stroke_item.setZValue(90)
+            self.scene().addItem(self._stroke_item)
+        self._stroke_item.setPath(path)
+
+    paint_color = "#ffd400"  # the class colour the brush previews in (set by the window)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = float(min(max(radius, 0.5), 500.0))
+
+    # -- relation tool: two person boxes, one after the other --------------------
+    def _pick_pair_end(self, p: QPointF) -> None:
+        hit = self._shape_at(p, ("box",))
+        if hit is None:
+            return
+        if self._pair_first is None or self._pair_first == hit:
+            self._pair_first = hit
+            self.set_selection({hit})
+        else:
+            first, self._pair_first = self._pair_first, None
+            self.set_selection({first, hit})
+            self.pairPicked.emit(first, hit)
+
+    # -- select mode: drag the selected shape or one of its vertices -------------
+    def _start_drag(self, event) -> bool:
+        if len(self.selected) != 1:
+            return False
+        (ann_id,) = self.selected
+        view_pos = event.position().toPoint()
+        for item in self.items(view_pos):
+            if item.data(1) is not None and self._handles is not None and item.parentItem() is self._handles:
+                self._drag = ("vertex", self.project.annotations.get(ann_id), item.data(1))
+                return True
+        if self._shape_at(self._press) == ann_id:
+            self._drag = ("move", self.project.annotations.get(ann_id), None)
+            return True
+        return False
+
+    def _dragged_geometry(self, end: QPointF):
+        mode, ann, index = self._drag
+        if mode == "move":
+            return translate(ann.geometry, end.x() - self._press.x(), end.y() - self._press.y())
+        p = self._clamp(end)
+        return move_vertex(ann.kind, ann.geometry, index, p.x(), p.y())
+
+    def _preview_drag(self, end: QPointF) -> None:
+        _, ann, _ = self._drag
+        item = self._shapes.get(ann.id)
+        if item is None:
+            return
+        from dataclasses import replace
+
+        geom = self._dragged_geometry(end)
+        moved = replace(ann, geometry=geom, bbox=geom.bounds)
+        new = make_item(moved, self.colors.get(ann.class_id, QColor("#ffffff")), width=self.outline_width + 2.0,
+                        prediction=ann.source == "model")
+        self.scene().removeItem(item)
+        self.scene().addItem(new)
+        self._shapes[ann.id] = new
+        self._show_handles(ann.kind, geom)
+
+    def _show_handles(self, kind: str | None = None, geometry=None) -> None:
+        if self._handles is not None:
+            self.scene().removeItem(self._handles)
+            self._handles = None
+        if kind is None and len(self.selected) == 1 and self.project is not None:
+            (ann_id,) = self.selected
+            if ann_id in self._shapes:
+                ann = self.project.annotations.get(ann_id)
+                kind, geometry = ann.kind, ann.geometry
+        if kind is not None and kind != "mask":
+            self._handles = handle_items(vertices(kind, geometry))
+            self.scene().addItem(self._handles)
 
     def mouseMoveEvent(self, event) -> None:
         if self._rubber is not None:
@@ -224,6 +353,13 @@ class ImageViewer(QGraphicsView):
             return
         if self._vertices:
             self._draw_outline(self.mapToScene(event.position().toPoint()))
+            return
+        if self._stroke:
+            self._stroke.append(self.mapToScene(event.position().toPoint()))
+            self._draw_stroke()
+            return
+        if self._drag is not None:
+            self._preview_drag(self.mapToScene(event.position().toPoint()))
             return
         super().mouseMoveEvent(event)
 
@@ -236,7 +372,22 @@ class ImageViewer(QGraphicsView):
             if rect.width() >= 2 and rect.height() >= 2:
                 self.boxDrawn.emit(rect.left(), rect.top(), rect.right(), rect.bottom())
             return
-        if self.tool in ("polygon", "point"):
+        if self._stroke:
+            points = [(p.x(), p.y()) for p in self._stroke]
+            erase = self.tool == "eraser"
+            self.cancel_drawing()
+            self.strokeDrawn.emit(points, self.brush_radius, erase)
+            return
+        if self._drag is not None:
+            mode, ann, _ = self._drag
+            geom = self._dragged_geometry(end)
+            self._drag = None
+            if (end - self._press).manhattanLength() * self.scale_factor >= 2:
+                self.geometryEdited.emit(ann.id, geom)
+            else:
+                self.reload_shapes()
+            return
+        if self.tool in DRAW_TOOLS:
             return
         super().mouseReleaseEvent(event)
         if self.tool == "pan" and self._press is not None and (end - self._press).manhattanLength() < 3 / self.scale_factor:
@@ -244,7 +395,7 @@ class ImageViewer(QGraphicsView):
 
     def select_at(self, x: float, y: float, add: bool = False) -> None:
         """Select the topmost shape under the image point (x, y); nothing there clears."""
-        hit = next((item.data(0) for item in self.scene().items(QPointF(x, y)) if item.data(0) is not None), None)
+        hit = self._shape_at(QPointF(x, y))
         chosen = (set(self.selected) if add else set()) | ({hit} if hit is not None else set())
         self.set_selection(chosen)
 
@@ -254,6 +405,7 @@ class ImageViewer(QGraphicsView):
             pen = item.pen()
             pen.setWidthF(self.outline_width + (2.0 if ann_id in self.selected else 0.0))
             item.setPen(pen)
+        self._show_handles()
         self.selectionChanged.emit(set(self.selected))
 
     def reload_shapes(self) -> None:
@@ -265,6 +417,7 @@ class ImageViewer(QGraphicsView):
         if self.image is not None:
             self._add_relations()
         self.refresh()
+        self._show_handles()
 
     # -- refresh: tiles and shapes of the view -----------------------------------
     def refresh(self) -> None:
@@ -316,13 +469,15 @@ class ImageViewer(QGraphicsView):
     def _refresh_shapes(self, x1: float, y1: float, x2: float, y2: float, scale: float) -> None:
         anns = self.project.annotations.in_viewport(self.image.id, x1, y1, x2, y2, limit=MAX_SHAPES,
                                                     min_size=lod_min_size(scale))
-        keep = {a.id for a in anns if a.class_id not in self.hidden_classes}
+        keep = {a.id for a in anns if a.class_id not in self.hidden_classes
+                and (self.show_predictions or a.source != "model")}
         for ann_id in [i for i in self._shapes if i not in keep]:
             self.scene().removeItem(self._shapes.pop(ann_id))
         for ann in anns:
             if ann.id in keep and ann.id not in self._shapes:
                 item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")),
-                                 width=self.outline_width + (2.0 if ann.id in self.selected else 0.0))
+                                 width=self.outline_width + (2.0 if ann.id in self.selected else 0.0),
+                                 prediction=ann.source == "model")
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
 
@@ -362,6 +517,18 @@ class ImageViewer(QGraphicsView):
     def set_outline_width(self, value: float) -> None:
         self.outline_width = value
         self.set_selection(self.selected)  # re-pens every shape item
+
+    def reload_mask(self) -> None:
+        """The mask changed (a stroke, a fill, undo or redo)."""
+        if self._mask_item is not None:
+            self.scene().removeItem(self._mask_item)
+            self._mask_item = None
+        if self.image is not None:
+            self._add_mask()
+
+    def set_show_predictions(self, show: bool) -> None:
+        self.show_predictions = show
+        self.schedule()
 
     def set_mask_opacity(self, value: float) -> None:
         self.mask_opacity = value

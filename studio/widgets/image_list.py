@@ -1,8 +1,44 @@
-"""The image list dock: name, split, shape count and status; filter by text."""
+"""The image list dock: thumbnail, name, split, shape count and status
+(unlabeled / in progress / done); filter by text and by status.  Thumbnails
+are made on a thread pool from the tile pyramid's cache."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from core.imagery import TilePyramid
+
+from ..viewer.tiles import to_qimage
+
+THUMB = 64
+STATUS_MARK = {"unlabeled": "○", "in_progress": "◐", "done": "●"}
+
+
+class _Thumbs(QObject):
+    ready = Signal(int, QImage)
+
+
+class _ThumbJob(QRunnable):
+    def __init__(self, signals: _Thumbs, image_id: int, path, checksum: str, cache_root):
+        super().__init__()
+        self.signals, self.args = signals, (image_id, path, checksum, cache_root)
+
+    def run(self) -> None:
+        image_id, path, checksum, cache_root = self.args
+        pyramid = TilePyramid(path, checksum, cache_root)
+        try:
+            self.signals.ready.emit(image_id, to_qimage(pyramid.thumbnail(THUMB)))
+        except Exception:  # an unreadable file keeps its blank icon; opening it says why
+            pass
+        finally:
+            pyramid.close()
+
+
+def _line(image, count: int) -> str:
+    status = image.status or "unlabeled"
+    return (f"{image.name}\n{STATUS_MARK.get(status, '')} {status.replace('_', ' ')} · "
+            f"{image.split or 'no split'} · {count} shapes")
 
 
 class ImageList(QWidget):
@@ -10,32 +46,69 @@ class ImageList(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.search = QLineEdit(placeholderText="filter images…")
+        self.search = QLineEdit(placeholderText="filter by name or split…")
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(["all", "unlabeled", "in progress", "done"])
         self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setUniformItemSizes(True)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.status_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.search)
+        layout.addLayout(top)
         layout.addWidget(self.list)
         self.search.textChanged.connect(self._filter)
+        self.status_filter.currentTextChanged.connect(self._filter)
         self.list.currentItemChanged.connect(
             lambda item, _: item is not None and self.imageSelected.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self._thumbs = _Thumbs()
+        self._thumbs.ready.connect(self._set_thumb)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._items: dict[int, QListWidgetItem] = {}
 
     def load(self, project) -> None:
+        self._pool.clear()
         counts = project.annotations.counts_by_image()
+        self.list.blockSignals(True)
         self.list.clear()
+        self._items.clear()
+        blank = QPixmap(THUMB, THUMB)
+        blank.fill(Qt.GlobalColor.darkGray)
         for image in project.images.list():
-            text = f"{image.name}\n{image.split or '-'} · {counts.get(image.id, 0)} shapes · {image.status}"
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(QIcon(blank), _line(image, counts.get(image.id, 0)))
             item.setData(Qt.ItemDataRole.UserRole, image.id)
+            item.setData(Qt.ItemDataRole.UserRole + 1, image.status or "unlabeled")
             item.setToolTip(f"{image.width}x{image.height}  {image.path}")
             self.list.addItem(item)
-        self._filter(self.search.text())
+            self._items[image.id] = item
+            self._pool.start(_ThumbJob(self._thumbs, image.id, image.file(project.root), image.checksum,
+                                       project.cache_dir))
+        self.list.blockSignals(False)
+        self._filter()
+
+    def refresh_item(self, project, image_id: int) -> None:
+        """Counts or status of one image changed."""
+        item = self._items.get(image_id)
+        if item is not None:
+            image = project.images.get(image_id)
+            item.setText(_line(image, project.annotations.count(image_id)))
+            item.setData(Qt.ItemDataRole.UserRole + 1, image.status or "unlabeled")
+
+    def _set_thumb(self, image_id: int, image: QImage) -> None:
+        item = self._items.get(image_id)
+        if item is not None:
+            item.setIcon(QIcon(QPixmap.fromImage(image)))
+
+    def wait(self) -> None:
+        self._pool.waitForDone()
 
     def select(self, image_id: int) -> None:
-        for row in range(self.list.count()):
-            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == image_id:
-                self.list.setCurrentRow(row)
-                return
+        item = self._items.get(image_id)
+        if item is not None:
+            self.list.setCurrentItem(item)
 
     def step(self, delta: int) -> None:
         rows = [r for r in range(self.list.count()) if not self.list.item(r).isHidden()]
@@ -46,8 +119,11 @@ class ImageList(QWidget):
         if later:
             self.list.setCurrentRow(later[0] if delta > 0 else later[-1])
 
-    def _filter(self, text: str) -> None:
-        needle = text.lower().strip()
+    def _filter(self, *_) -> None:
+        needle = self.search.text().lower().strip()
+        status = self.status_filter.currentText().replace(" ", "_")
         for row in range(self.list.count()):
             item = self.list.item(row)
-            item.setHidden(bool(needle) and needle not in item.text().lower())
+            hidden = (bool(needle) and needle not in item.text().lower()) or (
+                status != "all" and item.data(Qt.ItemDataRole.UserRole + 1) != status)
+            item.setHidden(hidden)

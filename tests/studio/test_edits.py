@@ -89,10 +89,12 @@ app = QApplication([])
 w = MainWindow({str(root)!r})
 w.show()
 image = w.viewer.image
+w.pick_class(0)
 for k in range(3):
-    w._add_box(10 + k * 5, 10, 30 + k * 5, 40)
+    w.editor.add_box(10 + k * 5, 10, 30 + k * 5, 40)
 w.undo_stack.undo()  # the third box is taken back
-print("edited", image.id, flush=True)
+w.editor.paint_stroke([(50.0, 60.0), (90.0, 60.0)], 3.0, False)
+print("edited", image.id, w.editor.class_id, flush=True)
 import time
 time.sleep(60)
 """
@@ -102,13 +104,15 @@ time.sleep(60)
     try:
         line = proc.stdout.readline()
         assert line.startswith("edited"), line
-        image_id = int(line.split()[1])
+        image_id, class_id = int(line.split()[1]), int(line.split()[2])
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     with Project.open(root) as project:
         boxes = sorted(a.bbox for a in project.annotations.for_image(image_id) if a.bbox[1] == 10 and a.bbox[3] == 40)
         assert boxes == [(10.0, 10.0, 30.0, 40.0), (15.0, 10.0, 35.0, 40.0)]
+        mask = project.masks.get(image_id)
+        assert (mask[60, 50:91] == class_id).all()
 
 
 def test_polygon_and_point_tools(window, qtbot):
