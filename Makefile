@@ -58,6 +58,8 @@ screenshots: setup
 	$(SHOT) --image large.tif --zoom 0.8 --center 10000,10000 --screenshot docs/screenshots/large-zoom.png
 	$(SHOT) --image demo-corridor_0/000003.jpg --zoom 0.45 --center 3100,240 --screenshot docs/screenshots/panorama.png
 	$(SHOT) --image Val/Urban/32.png --screenshot docs/screenshots/segmentation-tile.png
+	$(SHOT) --image large.tif --zoom 3 --center 10090,9880 --select 5363 --screenshot docs/screenshots/vertex-editing.png
+	$(SHOT) --shortcuts --screenshot docs/screenshots/shortcuts.png
 	@ls -1 docs/screenshots
 
 demo: setup

@@ -114,6 +114,7 @@ def run(project, image, steps: int, naive: bool) -> dict:
         viewer.viewport().repaint()
         frames.append(time.perf_counter() - t)
     viewer.loader.wait()
+    viewer.overlay.wait()
     app.processEvents()
     ms = np.asarray(frames) * 1000
     out = {"first_paint_ms": round(first_paint * 1000, 1), "frame_p50_ms": round(float(np.percentile(ms, 50)), 2),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def main(project_dir: str | None = None, screenshot: str | None = None, image: str | None = None,
-         zoom: float | None = None, center: tuple[float, float] | None = None) -> int:
+         zoom: float | None = None, center: tuple[float, float] | None = None, select: int | None = None,
+         shortcuts: bool = False) -> int:
     from core.appdirs import configure_environment, data_dir
 
     from .qt_env import prepare_qt_environment
@@ -41,6 +42,11 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             window.images.select(found.id)
     if zoom:
         window.viewer.set_view(zoom, center)
+    if select:
+        window.viewer.refresh()
+        window.viewer.set_selection({select})
+    if shortcuts:
+        window.help.toggle()
     if screenshot:
         from PySide6.QtCore import QTimer
 

@@ -163,7 +163,10 @@ class MainWindow(QMainWindow):
         self.predictions_box = QCheckBox("predictions", checked=True)
         self.predictions_box.toggled.connect(self._show_predictions)
         display.addWidget(self.predictions_box)
-        self.help.set_actions(self._all_actions)
+        self.help.set_actions(self._all_actions, extra=(
+            ("1 – 9", "Pick a class (the selected shapes get it too)"),
+            ("Shift+click", "Add to the selection"), ("Wheel", "Zoom at the pointer"),
+            ("Drag", "Pan (select tool, off any selected shape)")))
 
     def set_tool(self, tool: str) -> None:
         self.viewer.set_tool(tool)
@@ -335,13 +338,13 @@ class MainWindow(QMainWindow):
         self.properties.show_selection(self.project, self.viewer.selected)
 
     def _hide_classes(self, hidden: set) -> None:
-        self.viewer.hidden_classes = hidden
-        self.viewer.schedule()
+        self.viewer.set_hidden_classes(hidden)
 
     def _show_view_state(self, state: dict) -> None:
         self.minimap.set_view(self.viewer.visible_rect())
-        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  "
-                            f"{state['shapes']} shapes  {state['tiles']} tiles")
+        shapes = "shapes drawn as one image (zoom in to edit)" if state.get("crowded") else f"{state['shapes']} shapes"
+        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {shapes}  "
+                            f"{state['tiles']} tiles")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

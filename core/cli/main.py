@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help=argparse.SUPPRESS)
     p.add_argument("--zoom", type=float, help=argparse.SUPPRESS)
     p.add_argument("--center", help=argparse.SUPPRESS)
+    p.add_argument("--select", type=int, help=argparse.SUPPRESS)  # an annotation id (screenshots)
+    p.add_argument("--shortcuts", action="store_true", help=argparse.SUPPRESS)  # the F1 overlay (screenshots)
 
     from . import evaluate, train
     train.add_parsers(sub)
@@ -118,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         import importlib
 
         center = tuple(float(v) for v in args.center.split(",")) if args.center else None
-        return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center)
+        return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
+                                                            args.select, args.shortcuts)
     for module in (train, evaluate):
         handled = module.run(args)
         if handled is not None:

@@ -130,6 +130,21 @@ class AnnotationStore:
             args.append(int(limit))
         return _decode(self._p.conn.execute(sql, args).fetchall())
 
+    def count_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
+                          min_size: float = 0.0, limit: int | None = None) -> int:
+        """How many annotations ``in_viewport`` would return (counting stops at
+        ``limit``); the R*Tree alone answers, no geometry is read."""
+        sql = ("SELECT id FROM annotation_index WHERE image_lo <= ? AND image_hi >= ? "
+               "AND x1 <= ? AND x2 >= ? AND y1 <= ? AND y2 >= ?")
+        args: list = [image_id, image_id, x2, x1, y2, y1]
+        if min_size > 0:
+            sql += " AND (x2 - x1 >= ? OR y2 - y1 >= ?)"
+            args += [min_size, min_size]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return self._p.conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+
     def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float) -> list[int]:
         return [r[0] for r in self._p.conn.execute(
             "SELECT id FROM annotation_index WHERE image_lo <= ? AND image_hi >= ? "

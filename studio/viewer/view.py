@@ -15,13 +15,14 @@ from core.imagery.pyramid import TILE
 from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
 
 from .handles import handle_items, move_vertex, translate, vertices
+from .overlay import OverlayRenderer
 from .relations import relation_items
 from .shapes import make_item
 from .tiles import TileLoader
 
 DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
 
-MAX_SHAPES = 20000  # items per view; beyond it the smallest shapes wait for a closer zoom
+ITEM_BUDGET = 1500  # shapes per view drawn as editable items; a more crowded view is drawn as one image
 
 
 class ImageViewer(QGraphicsView):
@@ -71,6 +72,10 @@ class ImageViewer(QGraphicsView):
         self.selected: set[int] = set()
         self._rubber = None
         self._press = None
+        self.overlay = OverlayRenderer(self)
+        self.overlay.ready.connect(self._overlay_ready)
+        self._overlay_item = None
+        self._overlay_key = None
         self._refresh = QTimer(self, singleShot=True, interval=15)
         self._refresh.timeout.connect(self.refresh)
 
@@ -80,7 +85,9 @@ class ImageViewer(QGraphicsView):
         self.scene().clear()
         self._tiles.clear()
         self._shapes.clear()
+        self.overlay.cancel()
         self._mask_item = self._handles = self._outline = self._stroke_item = self._drag = None
+        self._overlay_item = self._overlay_key = None
         self._vertices, self._stroke, self._pair_first, self.selected = [], [], None, set()
         self._relations = None
         if self.pyramid is not None:
@@ -118,6 +125,8 @@ class ImageViewer(QGraphicsView):
         self._refresh.stop()
         self.loader.cancel_pending()
         self.loader.wait()
+        self.overlay.cancel()
+        self.overlay.wait()
         self.project, self.image = None, None
         if self.pyramid is not None:
             self.pyramid.close()
@@ -413,6 +422,7 @@ class ImageViewer(QGraphicsView):
         for item in self._shapes.values():
             self.scene().removeItem(item)
         self._shapes.clear()
+        self._overlay_key = None  # a crowded view is drawn again too
         self.selected = self.project.annotations.existing(self.selected) if self.project else set()
         if self.image is not None:
             self._add_relations()
@@ -440,7 +450,7 @@ class ImageViewer(QGraphicsView):
         self._drop_covered_levels(wanted)
         self._refresh_shapes(x1, y1, x2, y2, scale)
         self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": len(self._shapes),
-                               "tiles": len(self._tiles)})
+                               "tiles": len(self._tiles), "crowded": self.drawn_as_image})
 
     def _drop_covered_levels(self, wanted: set) -> None:
         """Coarser tiles stay as a backdrop until the current level has loaded."""
@@ -467,8 +477,21 @@ class ImageViewer(QGraphicsView):
             self.schedule()
 
     def _refresh_shapes(self, x1: float, y1: float, x2: float, y2: float, scale: float) -> None:
-        anns = self.project.annotations.in_viewport(self.image.id, x1, y1, x2, y2, limit=MAX_SHAPES,
-                                                    min_size=lod_min_size(scale))
+        min_size = lod_min_size(scale)
+        crowded = self.project.annotations.count_in_viewport(self.image.id, x1, y1, x2, y2, min_size,
+                                                             limit=ITEM_BUDGET + 1) > ITEM_BUDGET
+        if crowded:
+            for ann_id in list(self._shapes):
+                self.scene().removeItem(self._shapes.pop(ann_id))
+            key = (round(x1), round(y1), round(x2), round(y2), round(scale, 6))
+            if key != self._overlay_key:
+                self._overlay_key = key
+                colors = {cid: (c.red(), c.green(), c.blue()) for cid, c in self.colors.items()}
+                self.overlay.request(self.project.root, self.image.id, (x1, y1, x2, y2), scale, min_size, colors,
+                                     self.hidden_classes, self.show_predictions)
+            return
+        self._drop_overlay()
+        anns = self.project.annotations.in_viewport(self.image.id, x1, y1, x2, y2, min_size=min_size)
         keep = {a.id for a in anns if a.class_id not in self.hidden_classes
                 and (self.show_predictions or a.source != "model")}
         for ann_id in [i for i in self._shapes if i not in keep]:
@@ -480,6 +503,32 @@ class ImageViewer(QGraphicsView):
                                  prediction=ann.source == "model")
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
+
+    def _overlay_ready(self, rect: tuple, image: QImage) -> None:
+        if self.image is None or self._overlay_key is None:
+            return
+        x1, y1, x2, y2 = rect
+        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+        item.setPos(x1, y1)
+        item.setScale((x2 - x1) / max(1, image.width()))
+        item.setZValue(9)
+        if self._overlay_item is not None:
+            self.scene().removeItem(self._overlay_item)
+        self.scene().addItem(item)
+        self._overlay_item = item
+
+    def _drop_overlay(self) -> None:
+        if self._overlay_key is not None:
+            self.overlay.cancel()
+            self._overlay_key = None
+        if self._overlay_item is not None:
+            self.scene().removeItem(self._overlay_item)
+            self._overlay_item = None
+
+    @property
+    def drawn_as_image(self) -> bool:
+        """Whether the view's shapes are drawn as one image (too many for items)."""
+        return self._overlay_key is not None
 
     def _add_relations(self) -> None:
         """Pairs and groups (JRDB panoramas): few per image, drawn whole."""
@@ -528,6 +577,12 @@ class ImageViewer(QGraphicsView):
 
     def set_show_predictions(self, show: bool) -> None:
         self.show_predictions = show
+        self._overlay_key = None
+        self.schedule()
+
+    def set_hidden_classes(self, hidden: set) -> None:
+        self.hidden_classes = set(hidden)
+        self._overlay_key = None
         self.schedule()
 
     def set_mask_opacity(self, value: float) -> None:

@@ -17,13 +17,16 @@ class HelpOverlay(QWidget):
         layout.addWidget(self.label, alignment=Qt.AlignmentFlag.AlignCenter)
         self.hide()
 
-    def set_actions(self, actions) -> None:
+    def set_actions(self, actions, extra: tuple = ()) -> None:
+        """``extra``: (keys, text) rows for shortcuts that are not actions of their own."""
         rows = []
         for action in actions:
             keys = ", ".join(k.toString(k.SequenceFormat.NativeText) for k in action.shortcuts())
             if keys:
                 rows.append(f"<tr><td align='right' style='padding-right:14px; color:#ffd400'><b>{keys}</b></td>"
                             f"<td>{action.text().replace('&', '')}</td></tr>")
+        rows += [f"<tr><td align='right' style='padding-right:14px; color:#ffd400'><b>{keys}</b></td>"
+                 f"<td>{text}</td></tr>" for keys, text in extra]
         half = (len(rows) + 1) // 2
         table = "".join(f"<td valign='top' style='padding:0 24px'><table>{''.join(part)}</table></td>"
                         for part in (rows[:half], rows[half:]))

@@ -18,7 +18,7 @@ class PropertiesPanel(QWidget):
         self.cls.activated.connect(lambda i: self.classChosen.emit(self.cls.itemData(i)))
         self.form.addRow("class", self.cls)
         self.fields = {}
-        for name in ("kind", "source", "bounds", "size", "relations"):
+        for name in ("kind", "source", "bounds", "size", "area", "relations"):
             self.fields[name] = QLabel("")
             self.fields[name].setWordWrap(True)
             self.form.addRow(name, self.fields[name])
@@ -46,8 +46,9 @@ class PropertiesPanel(QWidget):
         x1, y1, x2, y2 = a.bbox
         self.fields["kind"].setText(a.kind + (" (crowd)" if a.iscrowd else ""))
         self.fields["source"].setText(a.source + (f", score {a.score:.3f}" if a.score is not None else ""))
-        self.fields["bounds"].setText(f"{x1:.1f}, {y1:.1f} – {x2:.1f}, {y2:.1f}")
-        self.fields["size"].setText(f"{x2 - x1:.1f} × {y2 - y1:.1f} px, area {a.geometry.area:.1f} px²")
+        self.fields["bounds"].setText(f"{x1:.0f}, {y1:.0f} – {x2:.0f}, {y2:.0f}")
+        self.fields["size"].setText(f"{x2 - x1:.1f} × {y2 - y1:.1f} px")
+        self.fields["area"].setText(f"{a.geometry.area:,.1f} px²" if a.kind != "point" else "–")
         involved = project.relations.involving([a.id])
         pairs = [f"pair with {p.b_id if p.a_id == a.id else p.a_id} ({', '.join(p.labels) or 'no label'})"
                  for p in involved["pairs"]]

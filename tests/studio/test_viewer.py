@@ -80,3 +80,30 @@ def test_panorama_draws_pairs_and_groups_across_the_seam(window, qtbot):
     left, right = group_frames([(3700, 100, 3750, 300), (3740, 100, 3790, 300), (5, 100, 60, 300)], 3760, wraps=True)
     assert left[0] == 0.0 and left[2] == 68  # up to the right edge of the box at 5..60
     assert right[0] == 3692 and right[2] == 3760.0
+
+
+def test_a_crowded_view_is_drawn_as_one_image_off_the_ui_thread(window, qtbot, monkeypatch):
+    """More shapes in view than the item budget: no items, one rendered image
+    (drawn in the background); zooming in brings the editable items back."""
+    import numpy as np
+
+    from studio.viewer import view as view_module
+
+    viewer = window.viewer
+    large = window.project.images.by_name("large.tif")
+    window.images.select(large.id)
+    monkeypatch.setattr(view_module, "ITEM_BUDGET", 50)
+    viewer.set_view(0.3, (large.width / 2, large.height / 2))
+    _settle(qtbot, viewer)
+    viewer.overlay.wait()
+    qtbot.waitUntil(lambda: viewer._overlay_item is not None, timeout=10000)
+    assert viewer.drawn_as_image and viewer.shape_count == 0
+    image = viewer._overlay_item.pixmap().toImage()
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    assert pixels.any()  # shapes were drawn into it
+    viewer.set_view(4.0, (large.width / 2, large.height / 2))
+    _settle(qtbot, viewer)
+    assert not viewer.drawn_as_image and viewer._overlay_item is None
+    rect = viewer.visible_rect()
+    assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
+        large.id, rect.left(), rect.top(), rect.right(), rect.bottom()))
