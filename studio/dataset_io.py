@@ -69,6 +69,13 @@ def _path_row(parent: QWidget, folder: bool, file_filter: str = "") -> tuple[QWi
     return row, edit
 
 
+def _ok_cancel(dialog: QDialog) -> QDialogButtonBox:
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class ImportDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -89,10 +96,7 @@ class ImportDialog(QDialog):
         form.addRow("or folder", folder_row)
         form.addRow("images folder", images_row)
         form.addRow("split", self.split)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
         self.format.currentTextChanged.connect(lambda f: self.help.setText(IMPORT_HELP.get(f, "")))
         self.help.setText(IMPORT_HELP[IMPORT_FORMATS[0]])
 
@@ -112,10 +116,7 @@ class ExportDialog(QDialog):
         row, self.out = _path_row(self, folder=True)
         form.addRow("format", self.format)
         form.addRow("into folder", row)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        form.addRow(_ok_cancel(self))
 
     def values(self) -> dict:
         return {"fmt": self.format.currentText(), "path": self.out.text().strip()}

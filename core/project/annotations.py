@@ -64,6 +64,21 @@ def _decode(rows: list[tuple]) -> list[Annotation]:
     ]
 
 
+def _viewport_where(image_id: int, x1: float, y1: float, x2: float, y2: float, min_size: float,
+                    limit: int | None) -> tuple[str, list]:
+    """The R*Tree condition (table alias ``r``) for an image's rectangle, with
+    level of detail and an optional limit."""
+    sql = "r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
+    args: list = [image_id, image_id, x2, x1, y2, y1]
+    if min_size > 0:
+        sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
+        args += [min_size, min_size]
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(int(limit))
+    return sql, args
+
+
 class AnnotationStore:
     def __init__(self, project: "Project"):
         self._p = project
@@ -117,33 +132,18 @@ class AnnotationStore:
         """Annotations of ``image_id`` whose bounding box meets the rectangle.
         ``min_size`` drops shapes smaller than that many pixels on both sides
         (level of detail when zoomed far out)."""
+        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit)
         sql = (f"SELECT {', '.join('a.' + c.strip() for c in _COLS.split(','))} "
-               "FROM annotation_index r JOIN annotations a ON a.id = r.id "
-               "WHERE r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? "
-               "AND r.y1 <= ? AND r.y2 >= ?")
-        args: list = [image_id, image_id, x2, x1, y2, y1]
-        if min_size > 0:
-            sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
-            args += [min_size, min_size]
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
+               f"FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}")
         return _decode(self._p.conn.execute(sql, args).fetchall())
 
     def count_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
                           min_size: float = 0.0, limit: int | None = None) -> int:
         """How many annotations ``in_viewport`` would return (counting stops at
         ``limit``); the R*Tree alone answers, no geometry is read."""
-        sql = ("SELECT id FROM annotation_index WHERE image_lo <= ? AND image_hi >= ? "
-               "AND x1 <= ? AND x2 >= ? AND y1 <= ? AND y2 >= ?")
-        args: list = [image_id, image_id, x2, x1, y2, y1]
-        if min_size > 0:
-            sql += " AND (x2 - x1 >= ? OR y2 - y1 >= ?)"
-            args += [min_size, min_size]
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        return self._p.conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
+        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit)
+        return self._p.conn.execute(f"SELECT count(*) FROM (SELECT r.id FROM annotation_index r WHERE {where})",
+                                    args).fetchone()[0]
 
     def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float) -> list[int]:
         return [r[0] for r in self._p.conn.execute(

@@ -181,3 +181,20 @@ def test_minimap_help_overlay_and_image_status(window, qtbot):
     assert all(window.project.images.get(i.data(Qt.ItemDataRole.UserRole)).status == "done" for i in shown)
     window.images.status_filter.setCurrentText("in progress")
     assert window.images._items[image.id].isHidden()
+
+
+def test_import_and_export_dialogs_give_what_was_chosen(qtbot, tmp_path):
+    from studio.dataset_io import ExportDialog, ImportDialog
+
+    dialog = ImportDialog()
+    qtbot.addWidget(dialog)
+    dialog.format.setCurrentText("yolo")
+    assert "YOLO" in dialog.help.text()
+    dialog.source.setText(str(tmp_path / "data.yaml"))
+    dialog.split.setCurrentText("val")
+    assert dialog.values() == {"fmt": "yolo", "path": str(tmp_path / "data.yaml"), "images": None, "split": "val"}
+    export = ExportDialog()
+    qtbot.addWidget(export)
+    export.format.setCurrentText("coco")
+    export.out.setText(str(tmp_path))
+    assert export.values() == {"fmt": "coco", "path": str(tmp_path)}
