@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         tools.addSeparator()
         self._action(tools, "Smaller brush", "[", lambda: self._brush(1 / 1.25))
         self._action(tools, "Larger brush", "]", lambda: self._brush(1.25))
-        self._action(tools, "Cancel drawing", "Esc", self.viewer.cancel_drawing)
+        self._action(tools, "Cancel drawing", "Esc", lambda: (self.viewer.cancel_drawing(), self.help.hide()))
 
         view = self.menuBar().addMenu("&View")
         self._action(view, "Fit image", "F", self.viewer.fit)
