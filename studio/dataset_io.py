@@ -138,7 +138,8 @@ def report_text(report) -> str:
 def start_task(parent: QWidget, project_root: Path, action: str, fmt: str, path: str, images: str | None = None,
                split: str | None = None, on_done=None, show_report: bool = True) -> DatasetTask:
     """Run an import / export in a thread with a progress dialog; the report
-    (or the one-line error) is shown at the end and passed to ``on_done``."""
+    (or the one-line error) is shown at the end and passed to
+    ``on_done(report, error)``."""
     task = DatasetTask(project_root, action, fmt, path, images, split, parent)
     dialog = QProgressDialog(f"{action}ing {fmt}…", None, 0, 0, parent)
     dialog.setWindowTitle(f"{action.capitalize()} {fmt}")
@@ -153,7 +154,7 @@ def start_task(parent: QWidget, project_root: Path, action: str, fmt: str, path:
     def finished(report) -> None:
         dialog.close()
         if on_done is not None:
-            on_done(report)
+            on_done(report, "")
         if show_report:
             box = QMessageBox(QMessageBox.Icon.Information if not report.skipped else QMessageBox.Icon.Warning,
                               f"{action.capitalize()} finished", report.summary(), parent=parent)
@@ -164,7 +165,7 @@ def start_task(parent: QWidget, project_root: Path, action: str, fmt: str, path:
     def failed(message: str) -> None:
         dialog.close()
         if on_done is not None:
-            on_done(None)
+            on_done(None, message)
         if show_report:
             QMessageBox.warning(parent, f"{action.capitalize()} failed", message)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
                                QSlider)
@@ -36,6 +36,8 @@ def settings() -> QSettings:
 
 
 class MainWindow(QMainWindow):
+    datasetTaskDone = Signal(object, str)  # the import / export report (None on failure), the error
+
     def __init__(self, project_dir: Path | None = None):
         super().__init__()
         self.setWindowTitle("Tessera Studio")
@@ -262,8 +264,12 @@ class MainWindow(QMainWindow):
     def import_data(self, fmt: str, path: str, images: str | None = None, split: str | None = None,
                     show_report: bool = True):
         return dataset_io.start_task(self, self.project.root, "import", fmt, path, images, split,
-                                     on_done=lambda report: report is not None and self._reload_lists(),
-                                     show_report=show_report)
+                                     on_done=self._import_done, show_report=show_report)
+
+    def _import_done(self, report, error: str) -> None:
+        if report is not None:
+            self._reload_lists()
+        self.datasetTaskDone.emit(report, error)
 
     def _ask_export(self) -> None:
         if self.project is None:
@@ -271,7 +277,8 @@ class MainWindow(QMainWindow):
         dialog = dataset_io.ExportDialog(self)
         if dialog.exec():
             values = dialog.values()
-            dataset_io.start_task(self, self.project.root, "export", values["fmt"], values["path"])
+            dataset_io.start_task(self, self.project.root, "export", values["fmt"], values["path"],
+                                  on_done=self.datasetTaskDone.emit)
 
     # -- edits ------------------------------------------------------------------------
     def pick_class(self, index: int) -> None:

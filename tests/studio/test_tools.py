@@ -145,17 +145,16 @@ def test_predictions_are_a_layer_that_hides_and_is_accepted(window, qtbot):
 
 def test_import_in_a_thread_shows_the_report_and_the_new_images(window, qtbot, demo_sources):
     before = window.images.list.count()
-    task = window.import_data("coco", str(demo_sources["coco"]), show_report=False)
-    with qtbot.waitSignal(task.done, timeout=60000) as blocker:
-        pass
-    report = blocker.args[0]
+    with qtbot.waitSignal(window.datasetTaskDone, timeout=60000) as blocker:  # connected before the thread starts
+        window.import_data("coco", str(demo_sources["coco"]), show_report=False)
+    report, error = blocker.args
     qtbot.wait(50)
-    assert report.images == 0 and report.warnings  # the demo has them already: nothing twice
+    assert report.images == 0 and report.warnings and not error  # the demo has them already: nothing twice
     assert window.images.list.count() == before
-    task = window.import_data("coco", str(demo_sources["coco"].parent / "missing.json"), show_report=False)
-    with qtbot.waitSignal(task.failed, timeout=60000) as blocker:
-        pass
-    assert "missing.json" in blocker.args[0]
+    with qtbot.waitSignal(window.datasetTaskDone, timeout=60000) as blocker:
+        window.import_data("coco", str(demo_sources["coco"].parent / "missing.json"), show_report=False)
+    assert blocker.args[0] is None
+    assert "missing.json" in blocker.args[1]
 
 
 def test_minimap_help_overlay_and_image_status(window, qtbot):
