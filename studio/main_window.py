@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QInputDialog
 
 from core.appdirs import config_dir
 from core.errors import TesseraError
-from core.imagery import TilePyramid
 from core.project import Project
 
 from . import dataset_io
@@ -244,14 +243,7 @@ class MainWindow(QMainWindow):
         image = self.project.images.get(image_id)
         self.viewer.set_image(self.project, image)
         self.properties.show_selection(self.project, set())
-        pyramid = TilePyramid.for_image(self.project, image)
-        try:
-            thumb = pyramid.thumbnail(256)
-        except Exception:  # the viewer says what is wrong with the file
-            thumb = None
-        finally:
-            pyramid.close()
-        self.minimap.set_image(thumb, image.width, image.height)
+        self.minimap.set_image(self.project, image)
         self.statusBar().showMessage(f"{image.name}  {image.width}x{image.height}", 5000)
 
     def _ask_import(self) -> None:
@@ -364,6 +356,7 @@ class MainWindow(QMainWindow):
         state.setValue("state", self.saveState())
         self.viewer.detach()
         self.images.wait()
+        self.minimap.wait()
         if self.project is not None:
             self.project.close()
             self.project = None

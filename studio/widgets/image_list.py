@@ -15,20 +15,22 @@ THUMB = 64
 STATUS_MARK = {"unlabeled": "○", "in_progress": "◐", "done": "●"}
 
 
-class _Thumbs(QObject):
+class Thumbs(QObject):
     ready = Signal(int, QImage)
 
 
-class _ThumbJob(QRunnable):
-    def __init__(self, signals: _Thumbs, image_id: int, path, checksum: str, cache_root):
+class ThumbJob(QRunnable):
+    """A thumbnail from the pyramid's cache (made there the first time), off the UI thread."""
+
+    def __init__(self, signals: Thumbs, image_id: int, path, checksum: str, cache_root, size: int = THUMB):
         super().__init__()
-        self.signals, self.args = signals, (image_id, path, checksum, cache_root)
+        self.signals, self.args = signals, (image_id, path, checksum, cache_root, size)
 
     def run(self) -> None:
-        image_id, path, checksum, cache_root = self.args
+        image_id, path, checksum, cache_root, size = self.args
         pyramid = TilePyramid(path, checksum, cache_root)
         try:
-            self.signals.ready.emit(image_id, to_qimage(pyramid.thumbnail(THUMB)))
+            self.signals.ready.emit(image_id, to_qimage(pyramid.thumbnail(size)))
         except Exception:  # an unreadable file keeps its blank icon; opening it says why
             pass
         finally:
@@ -63,7 +65,7 @@ class ImageList(QWidget):
         self.status_filter.currentTextChanged.connect(self._filter)
         self.list.currentItemChanged.connect(
             lambda item, _: item is not None and self.imageSelected.emit(item.data(Qt.ItemDataRole.UserRole)))
-        self._thumbs = _Thumbs()
+        self._thumbs = Thumbs()
         self._thumbs.ready.connect(self._set_thumb)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -84,7 +86,7 @@ class ImageList(QWidget):
             item.setToolTip(f"{image.width}x{image.height}  {image.path}")
             self.list.addItem(item)
             self._items[image.id] = item
-            self._pool.start(_ThumbJob(self._thumbs, image.id, image.file(project.root), image.checksum,
+            self._pool.start(ThumbJob(self._thumbs, image.id, image.file(project.root), image.checksum,
                                        project.cache_dir))
         self.list.blockSignals(False)
         self._filter()

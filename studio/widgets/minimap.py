@@ -2,10 +2,11 @@
 it; clicking or dragging on it moves the view there."""
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from .image_list import ThumbJob, Thumbs
 
 
 class Minimap(QWidget):
@@ -18,19 +19,32 @@ class Minimap(QWidget):
         self._pixmap: QPixmap | None = None
         self._image_size = (1, 1)
         self._view = QRectF()
+        self._image_id = None
+        self._thumbs = Thumbs()
+        self._thumbs.ready.connect(self._thumb_ready)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
 
     def sizeHint(self) -> QSize:
         return QSize(240, 180)
 
-    def set_image(self, thumbnail: np.ndarray | None, width: int, height: int) -> None:
-        self._image_size = (max(1, width), max(1, height))
-        if thumbnail is None:
-            self._pixmap = None
-        else:
-            rgb = np.ascontiguousarray(thumbnail[..., :3])
-            h, w = rgb.shape[:2]
-            self._pixmap = QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
+    def set_image(self, project, image) -> None:
+        """Show ``image``; its thumbnail is made off the UI thread (a large
+        image's first thumbnail reads a whole pyramid level)."""
+        self._image_size = (max(1, image.width), max(1, image.height))
+        self._image_id, self._pixmap = image.id, None
+        self._pool.clear()
+        self._pool.start(ThumbJob(self._thumbs, image.id, image.file(project.root), image.checksum,
+                                  project.cache_dir, 256))
         self.update()
+
+    def _thumb_ready(self, image_id: int, thumbnail: QImage) -> None:
+        if image_id == self._image_id:
+            self._pixmap = QPixmap.fromImage(thumbnail)
+            self.update()
+
+    def wait(self) -> None:
+        self._pool.waitForDone()
 
     def set_view(self, rect: QRectF) -> None:
         self._view = QRectF(rect)
