@@ -5,7 +5,7 @@
 * the ``detection`` pipeline against a bare ``YOLO(...).train(...)`` on the
   same YOLO dataset snapshot.
 
-    python bench/train_overhead.py [--epochs 4] [--device cpu|cuda] [--size full|small]
+    python bench/train_overhead.py [--epochs 4] [--device cpu|cuda] [--size full|small] [--scale N] [--no-amp]
 
 Each epoch is timed from its first batch to the end of its validation, the
 first epoch is left out (warm-up), and the ratio pipeline / bare is printed as
@@ -54,7 +54,7 @@ def bench_segmentation(project, args) -> dict:
 
     values = {"architecture": "unet", "encoder": "resnet18", "image_size": str(args.seg_size),
               "batch_size": str(args.batch), "epochs": str(args.epochs), "workers": str(args.workers),
-              "device": args.device, "weighted_sampling": "false"}
+              "device": args.device, "weighted_sampling": "false", "amp": str(args.amp).lower()}
     job_id, history = run_job(project, "segmentation", values)
     cfg = project.jobs.get(job_id).config
     n_train = len(cfg["snapshot"]["train"]) // args.batch * args.batch
@@ -71,7 +71,7 @@ def bench_segmentation(project, args) -> dict:
     net = build_network("unet", "resnet18", len(cfg["classes"])).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     ce, dice = torch.nn.CrossEntropyLoss(ignore_index=IGNORE), smp.losses.DiceLoss("multiclass", ignore_index=IGNORE)
-    amp = device == "cuda"
+    amp = device == "cuda" and args.amp
     seconds = []
     for _ in range(args.epochs):
         t = time.perf_counter()
@@ -94,7 +94,7 @@ def bench_segmentation(project, args) -> dict:
     bare = _rate(len(loader) * args.batch, seconds)
     return {"pipeline_images_per_s": round(pipeline, 2), "bare_loop_images_per_s": round(bare, 2),
             "ratio": round(pipeline / bare, 3), "train_windows": n_train, "image_size": args.seg_size,
-            "model": "unet/resnet18", "batch": args.batch}
+            "model": "unet/resnet18", "batch": args.batch, "amp": amp}
 
 
 def bench_detection(project, args) -> dict:
@@ -102,7 +102,7 @@ def bench_detection(project, args) -> dict:
 
     values = {"architecture": "yolov8n", "image_size": str(args.det_size), "batch_size": str(args.batch),
               "epochs": str(args.epochs), "workers": str(args.workers), "device": args.device,
-              "critical_oversample": "1"}
+              "critical_oversample": "1", "amp": str(args.amp).lower()}
     job_id, history = run_job(project, "detection", values)
     n_train = len(project.jobs.get(job_id).config["snapshot"]["train"])
     pipeline = _rate(n_train, [history[e]["epoch_seconds"] for e in sorted(history)])
@@ -115,14 +115,39 @@ def bench_detection(project, args) -> dict:
         model.train(data=str(data), epochs=args.epochs, imgsz=args.det_size, batch=args.batch, workers=args.workers,
                     device="0" if args.device.startswith("cuda") else "cpu", optimizer="AdamW", lr0=0.001,
                     warmup_epochs=0, plots=False, verbose=False, project=tmp, name="bare", exist_ok=True,
-                    pretrained=False, deterministic=False)
+                    pretrained=False, deterministic=False, amp=args.amp)
     bare = _rate(n_train, seconds)
     return {"pipeline_images_per_s": round(pipeline, 2), "bare_yolo_images_per_s": round(bare, 2),
             "ratio": round(pipeline / bare, 3), "train_images": n_train, "image_size": args.det_size,
             "model": "yolov8n", "batch": args.batch}
 
 
+def _demo(root: Path, kind: str, args):
+    """The demo data of ``kind``, ``--scale`` times over (other seeds): enough
+    batches per epoch that a GPU's epoch is not all start-up."""
+    from core.demo import build_demo
+
+    for seed in range(args.scale):
+        project, _ = build_demo(root, kind, args.size, seed=seed)
+        if seed < args.scale - 1:
+            project.close()
+    return project
+
+
+def _same_allocator_as_the_worker() -> None:
+    """Re-run this script under the worker's malloc settings, so that the bare
+    loops are measured in the same conditions as the jobs (glibc reads them
+    at start-up only)."""
+    from core.jobs.runner import WORKER_MALLOC, worker_environment
+
+    if any(os.environ.get(k) != v for k, v in WORKER_MALLOC.items()) and not os.environ.get("TESSERA_BENCH_MALLOC"):
+        env = worker_environment()
+        env["TESSERA_BENCH_MALLOC"] = "1"
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def main() -> None:
+    _same_allocator_as_the_worker()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
@@ -132,17 +157,18 @@ def main() -> None:
     parser.add_argument("--seg-size", type=int, default=256)
     parser.add_argument("--det-size", type=int, default=320)
     parser.add_argument("--only", choices=("segmentation", "detection"))
+    parser.add_argument("--scale", type=int, default=1, help="the demo data this many times over (for a GPU)")
+    parser.add_argument("--no-amp", dest="amp", action="store_false",
+                        help="full precision on the GPU as well (mixed precision is the default there)")
     args = parser.parse_args()
-    from core.demo import build_demo
-
-    out = {"device": args.device, "epochs": args.epochs, "demo_size": args.size}
+    out = {"scale": args.scale, "device": args.device, "epochs": args.epochs, "demo_size": args.size, "amp": args.amp}
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "segmentation"):
-            project, _ = build_demo(Path(tmp) / "seg", "segmentation", args.size)
+            project = _demo(Path(tmp) / "seg", "segmentation", args)
             with project:
                 out["segmentation"] = bench_segmentation(project, args)
         if args.only in (None, "detection"):
-            project, _ = build_demo(Path(tmp) / "det", "detection", args.size)
+            project = _demo(Path(tmp) / "det", "detection", args)
             with project:
                 out["detection"] = bench_detection(project, args)
     print(json.dumps(out, indent=2))

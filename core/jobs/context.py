@@ -50,6 +50,9 @@ class JobContext:
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
 
+    def progress_due(self) -> bool:
+        return self.emitter.progress_due()
+
     def progress(self, **data: Any) -> None:
         data = clean(data)
         if self.emitter.emit("progress", **data):

@@ -92,6 +92,11 @@ class Emitter:
         self._last_progress = 0.0
         self.last: dict[str, Any] = {}
 
+    def progress_due(self) -> bool:
+        """Whether a ``progress`` event would be written now: callers skip
+        gathering its figures (a GPU sync for the loss) when it would not."""
+        return time.monotonic() - self._last_progress >= self._min_gap
+
     def emit(self, kind: str, /, **data: Any) -> bool:
         if kind == "progress":
             now = time.monotonic()

@@ -33,15 +33,16 @@ class JobBridge(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         total = trainer.num_training_batches
-        loss = outputs["loss"].item() if isinstance(outputs, dict) and "loss" in outputs else None
         epochs = self.ctx.config["epochs"]
         done_batches = trainer.current_epoch * total + batch_idx + 1
         if self._start_batches is None:
             self._start_batches = done_batches - 1
-        rate = (done_batches - self._start_batches) / max(1e-6, time.monotonic() - self._t0)
-        eta = (epochs * total - done_batches) / rate if rate > 0 else None
-        self.ctx.progress(epoch=trainer.current_epoch + 1, epochs=epochs, batch=batch_idx + 1, batches=total,
-                          loss=loss, fraction=done_batches / max(1, epochs * total), eta_s=eta)
+        if self.ctx.progress_due():  # reading the loss waits for the GPU: only when it is shown
+            loss = outputs["loss"].item() if isinstance(outputs, dict) and "loss" in outputs else None
+            rate = (done_batches - self._start_batches) / max(1e-6, time.monotonic() - self._t0)
+            eta = (epochs * total - done_batches) / rate if rate > 0 else None
+            self.ctx.progress(epoch=trainer.current_epoch + 1, epochs=epochs, batch=batch_idx + 1, batches=total,
+                              loss=loss, fraction=done_batches / max(1, epochs * total), eta_s=eta)
         if self.ctx.should_stop and not self.stopped:
             self.stopped = True
             trainer.should_stop = True

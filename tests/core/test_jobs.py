@@ -31,6 +31,34 @@ def test_emitter_throttles_progress_only():
     lines = [parse_line(line) for line in out.getvalue().splitlines()]
     assert [e.type for e in lines] == ["progress", "progress", "log"]
     assert all(e.get("job") == 7 for e in lines) and em.last == {"batch": 3}
+    assert not em.progress_due()  # a caller may skip gathering figures that would be dropped
+
+
+def test_worker_environment_keeps_large_buffers_unless_the_user_chose():
+    from core.jobs.runner import WORKER_MALLOC, worker_environment
+
+    env = worker_environment({"PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "0"})
+    assert env["MALLOC_TRIM_THRESHOLD_"] == "0"  # the user's own setting wins
+    assert env["MALLOC_MMAP_THRESHOLD_"] == WORKER_MALLOC["MALLOC_MMAP_THRESHOLD_"]
+    assert env["PYTHONUNBUFFERED"] == "1" and env["PYTHONPATH"]
+
+
+def test_segmentation_loss_is_weighted_cross_entropy_and_never_nan():
+    import torch
+
+    from core.pipelines.segmentation.data import IGNORE
+    from core.pipelines.segmentation.module import SegmentationModule
+
+    weights = [0.5, 2.0, 1.0]
+    module = SegmentationModule("unet", "resnet18", ["a", "b", "c"], 1e-3, "poly", 0, 2, 1.0, weights)
+    logits = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    target = torch.randint(0, 3, (2, 8, 8), generator=torch.Generator().manual_seed(1))
+    target[0, :4] = IGNORE
+    reference = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights), ignore_index=IGNORE)(logits, target)
+    assert torch.allclose(module.cross_entropy(logits, target), reference)
+    nothing = module.cross_entropy(logits, torch.full_like(target, IGNORE))  # an all-no-data batch
+    nothing.backward()
+    assert float(nothing) == 0.0 and torch.isfinite(logits.grad).all()
 
 
 def test_parameters_are_validated_from_their_declaration():

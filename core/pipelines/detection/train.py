@@ -70,13 +70,14 @@ class _Bridge:
         done = trainer.epoch * nb + batch
         if self._start is None:
             self._start = done - 1
-        rate = (done - self._start) / max(1e-6, time.monotonic() - self._t0)
-        total = trainer.epochs * nb
-        tloss = trainer.tloss
-        values = list(tloss.values()) if isinstance(tloss, dict) else ([tloss.sum()] if tloss is not None else [])
-        loss = float(sum(float(v) for v in values)) if values else None
-        self.ctx.progress(epoch=trainer.epoch + 1, epochs=trainer.epochs, batch=batch, batches=nb, loss=loss,
-                          fraction=done / max(1, total), eta_s=(total - done) / rate if rate > 0 else None)
+        if self.ctx.progress_due():  # reading the loss waits for the GPU: only when it is shown
+            rate = (done - self._start) / max(1e-6, time.monotonic() - self._t0)
+            total = trainer.epochs * nb
+            tloss = trainer.tloss
+            values = list(tloss.values()) if isinstance(tloss, dict) else ([tloss.sum()] if tloss is not None else [])
+            loss = float(sum(float(v) for v in values)) if values else None
+            self.ctx.progress(epoch=trainer.epoch + 1, epochs=trainer.epochs, batch=batch, batches=nb, loss=loss,
+                              fraction=done / max(1, total), eta_s=(total - done) / rate if rate > 0 else None)
         if self.ctx.should_stop and not self.stopped:
             self.stopped = True
             trainer.stop = True

@@ -23,11 +23,14 @@ class SegmentationModule(pl.LightningModule):
         self.save_hyperparameters()
         n = len(class_names)
         self.net = build_network(architecture, encoder, n)
-        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.ce = torch.nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)
+        weight = torch.tensor(class_weights if class_weights else [1.0] * n, dtype=torch.float32)
+        self.register_buffer("class_weight", weight, persistent=False)
         self.dice = smp.losses.DiceLoss("multiclass", ignore_index=IGNORE)
-        # keys "train_"/"val_": "train" would shadow nn.Module.train
-        self.iou = torch.nn.ModuleDict({f"{s}_": MulticlassJaccardIndex(n, average="none", ignore_index=IGNORE)
+        # keys "train_"/"val_": "train" would shadow nn.Module.train.  The
+        # targets are ours (class_lut), so torchmetrics' per-batch value checks
+        # (a GPU sync each) are left out.
+        self.iou = torch.nn.ModuleDict({f"{s}_": MulticlassJaccardIndex(n, average="none", ignore_index=IGNORE,
+                                                                        validate_args=False)
                                         for s in ("train", "val")})
 
     def forward(self, x):
@@ -36,14 +39,24 @@ class SegmentationModule(pl.LightningModule):
     def _step(self, batch, stage: str):
         x, y = batch
         logits = self(x)
-        loss = self.ce(logits, y)
-        if self.hparams.dice_weight > 0 and (y != IGNORE).any():
+        loss = self.cross_entropy(logits, y)
+        if self.hparams.dice_weight > 0:  # 0 where every pixel is no-data
             loss = loss + self.hparams.dice_weight * self.dice(logits, y)
         if stage == "train":  # every other pixel: a cheap, unbiased estimate for the training curve
             logits, y = logits[:, :, ::2, ::2], y[:, ::2, ::2]
         self.iou[f"{stage}_"].update(logits.detach().argmax(1), y)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=x.shape[0])
         return loss
+
+    def cross_entropy(self, logits, y):
+        """Class-weighted cross-entropy over the labelled pixels; 0 (not NaN, and
+        without asking the GPU whether any pixel is labelled) when none is."""
+        import torch.nn.functional as F
+
+        per_pixel = F.cross_entropy(logits, y, weight=self.class_weight, ignore_index=IGNORE, reduction="none")
+        valid = y != IGNORE
+        weights = self.class_weight[torch.where(valid, y, 0)] * valid
+        return per_pixel.sum() / weights.sum().clamp(min=1e-6)
 
     def training_step(self, batch, batch_idx):
         loss = self._step(batch, "train")
