@@ -43,7 +43,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
     if zoom:
         window.viewer.set_view(zoom, center)
     if select:
-        window.viewer.refresh()
+        window.viewer.settle()
         window.viewer.set_selection({select})
     if shortcuts:
         window.help.toggle()
@@ -53,7 +53,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         def grab(rounds: list = [0]) -> None:  # noqa: B006 - a counter across retries
             window.viewer.loader.wait()
             app.processEvents()
-            window.viewer.refresh()
+            window.viewer.settle()
             app.processEvents()
             rounds[0] += 1
             if rounds[0] < 4:  # let every level's tiles arrive

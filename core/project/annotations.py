@@ -137,19 +137,27 @@ class AnnotationStore:
                f"FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}")
         return _decode(self._p.conn.execute(sql, args).fetchall())
 
-    def count_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
-                          min_size: float = 0.0, limit: int | None = None) -> int:
-        """How many annotations ``in_viewport`` would return (counting stops at
-        ``limit``); the R*Tree alone answers, no geometry is read."""
+    def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
+                        min_size: float = 0.0, limit: int | None = None) -> list[int]:
+        """The ids ``in_viewport`` would return (at most ``limit``); the R*Tree
+        alone answers, no geometry is read."""
         where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit)
-        return self._p.conn.execute(f"SELECT count(*) FROM (SELECT r.id FROM annotation_index r WHERE {where})",
-                                    args).fetchone()[0]
+        # One result row, not one per id: sqlite3 gives the GIL up at every row,
+        # and a UI thread beside busy threads waits to get it back each time.
+        ids = self._p.conn.execute(f"SELECT group_concat(id) FROM (SELECT r.id FROM annotation_index r WHERE {where})",
+                                   args).fetchone()[0]
+        return [int(i) for i in ids.split(",")] if ids else []
 
-    def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float) -> list[int]:
-        return [r[0] for r in self._p.conn.execute(
-            "SELECT id FROM annotation_index WHERE image_lo <= ? AND image_hi >= ? "
-            "AND x1 <= ? AND x2 >= ? AND y1 <= ? AND y2 >= ?",
-            (image_id, image_id, x2, x1, y2, y1))]
+    def get_many(self, ids: Sequence[int]) -> list[Annotation]:
+        """These annotations (the ones still stored), in id order."""
+        out: list[Annotation] = []
+        ids = list(ids)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            out += _decode(self._p.conn.execute(
+                f"SELECT {_COLS} FROM annotations WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk).fetchall())
+        return out
 
     def count(self, image_id: int | None = None) -> int:
         if image_id is None:

@@ -60,7 +60,10 @@ class _Render(QRunnable):
         rgba[edge] = outline[edge]
         rgba = np.ascontiguousarray(rgba)
         image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-        self.signals.ready.emit(self.generation, (x1, y1, x2, y2), image)
+        try:
+            self.signals.ready.emit(self.generation, (x1, y1, x2, y2), image)
+        except RuntimeError:  # the viewer closed meanwhile
+            pass
 
 
 class OverlayRenderer(QObject):

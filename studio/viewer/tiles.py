@@ -1,6 +1,7 @@
 """Loading pyramid tiles on a thread pool into a bounded cache of QImages."""
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -22,11 +23,14 @@ class _Job(QRunnable):
     def run(self) -> None:
         _, level, row, col = self.key
         try:
-            image = to_qimage(self.pyramid.get_tile(level, row, col))
-        except Exception as exc:  # a damaged file: say so once, do not kill the thread pool
-            self.loader.failed.emit(self.key, str(exc))
+            try:
+                image = to_qimage(self.pyramid.get_tile(level, row, col))
+            except Exception as exc:  # a damaged file: say so once, do not kill the thread pool
+                self.loader.failed.emit(self.key, str(exc))
+                return
+            self.loader.loaded.emit(self.key, image)
+        except RuntimeError:  # the viewer closed while this tile was loading
             return
-        self.loader.loaded.emit(self.key, image)
 
 
 class TileLoader(QObject):
@@ -37,13 +41,15 @@ class TileLoader(QObject):
     failed = Signal(object, str)
     tileReady = Signal(object, QImage)
 
-    def __init__(self, max_tiles: int = 1024, threads: int = 2, parent=None):
+    def __init__(self, max_tiles: int = 1024, threads: int | None = None, parent=None):
         super().__init__(parent)
         self.max_tiles = max_tiles
         self._cache: OrderedDict[tuple, QImage] = OrderedDict()
         self._pending: set[tuple] = set()
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
+        # One core stays with the UI thread: on a 2-core machine two decoding
+        # threads halved its frame rate (they share the GIL and the cores).
+        self._pool.setMaxThreadCount(threads or max(1, min(4, (os.cpu_count() or 2) - 1)))
         self.loaded.connect(self._store)
         self.failed.connect(lambda key, _: self._pending.discard(key))
 

@@ -5,6 +5,9 @@ and for the shapes inside its view (an R*Tree query with level of detail);
 nothing else of the image is loaded or turned into items."""
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
@@ -22,6 +25,8 @@ from .tiles import TileLoader
 
 DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
 
+BUILD_BUDGET_S = 0.006  # UI-thread time per frame for making new shape items
+BUILD_CHUNK = 32
 ITEM_BUDGET = 1500  # shapes per view drawn as editable items; a more crowded view is drawn as one image
 
 
@@ -38,7 +43,11 @@ class ImageViewer(QGraphicsView):
 
     def __init__(self, parent=None, loader: TileLoader | None = None):
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
+        scene = QGraphicsScene(self)
+        # Items come and go with every pan; a BSP index would be rebuilt all the
+        # time for the few hundred items a view holds.
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setScene(scene)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
@@ -55,6 +64,11 @@ class ImageViewer(QGraphicsView):
         self.outline_width = 1.5
         self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
         self._shapes: dict[int, object] = {}
+        self._filtered_out: set[int] = set()  # in view but hidden (class or predictions)
+        self._shapes_key = None  # the view the shape items were made for
+        self._to_build: list[int] = []  # ids in view whose items are still to be made
+        self._build_timer = QTimer(self, singleShot=True, interval=0)
+        self._build_timer.timeout.connect(self._build_shapes)
         self._mask_item = None
         self._relations = None
         self._level = 0
@@ -85,6 +99,9 @@ class ImageViewer(QGraphicsView):
         self.scene().clear()
         self._tiles.clear()
         self._shapes.clear()
+        self._filtered_out.clear()
+        self._to_build = []
+        self._shapes_key = None
         self.overlay.cancel()
         self._mask_item = self._handles = self._outline = self._stroke_item = self._drag = None
         self._overlay_item = self._overlay_key = None
@@ -123,6 +140,7 @@ class ImageViewer(QGraphicsView):
     def detach(self) -> None:
         """Forget the project (it is closing): no refresh may touch it again."""
         self._refresh.stop()
+        self._build_timer.stop()
         self.loader.cancel_pending()
         self.loader.wait()
         self.overlay.cancel()
@@ -419,14 +437,11 @@ class ImageViewer(QGraphicsView):
 
     def reload_shapes(self) -> None:
         """The store changed (an edit, undo or redo): draw the view's shapes afresh."""
-        for item in self._shapes.values():
-            self.scene().removeItem(item)
-        self._shapes.clear()
-        self._overlay_key = None  # a crowded view is drawn again too
+        self._forget_shapes()  # a crowded view is drawn again too
         self.selected = self.project.annotations.existing(self.selected) if self.project else set()
         if self.image is not None:
             self._add_relations()
-        self.refresh()
+        self.settle()  # at once: an edit never makes the view's shapes blink
         self._show_handles()
 
     # -- refresh: tiles and shapes of the view -----------------------------------
@@ -447,15 +462,19 @@ class ImageViewer(QGraphicsView):
                     self._place(key, image)
         for key in [k for k in self._tiles if k[1] == self._level and k not in wanted]:
             self.scene().removeItem(self._tiles.pop(key))
-        self._drop_covered_levels(wanted)
+        self._drop_covered_levels(wanted, x1, y1, x2, y2)
         self._refresh_shapes(x1, y1, x2, y2, scale)
         self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": len(self._shapes),
                                "tiles": len(self._tiles), "crowded": self.drawn_as_image})
 
-    def _drop_covered_levels(self, wanted: set) -> None:
-        """Coarser tiles stay as a backdrop until the current level has loaded."""
-        if all(k in self._tiles for k in wanted):
-            for key in [k for k in self._tiles if k[1] != self._level]:
+    def _drop_covered_levels(self, wanted: set, x1: float, y1: float, x2: float, y2: float) -> None:
+        """Other levels' tiles stay as a backdrop until the current level has
+        loaded, and only where they are in view."""
+        complete = all(k in self._tiles for k in wanted)
+        for key in [k for k in self._tiles if k[1] != self._level]:
+            _, level, row, col = key
+            side = TILE << level
+            if complete or not (col * side < x2 and (col + 1) * side > x1 and row * side < y2 and (row + 1) * side > y1):
                 self.scene().removeItem(self._tiles.pop(key))
 
     def _place(self, key: tuple, image: QImage) -> None:
@@ -477,13 +496,17 @@ class ImageViewer(QGraphicsView):
             self.schedule()
 
     def _refresh_shapes(self, x1: float, y1: float, x2: float, y2: float, scale: float) -> None:
+        key = (round(x1), round(y1), round(x2), round(y2), round(scale, 6))
+        if key == self._shapes_key:
+            return  # the same view again (a timer after an explicit refresh)
+        self._shapes_key = key
         min_size = lod_min_size(scale)
-        crowded = self.project.annotations.count_in_viewport(self.image.id, x1, y1, x2, y2, min_size,
-                                                             limit=ITEM_BUDGET + 1) > ITEM_BUDGET
-        if crowded:
+        ids = self.project.annotations.ids_in_viewport(self.image.id, x1, y1, x2, y2, min_size,
+                                                       limit=ITEM_BUDGET + 1)
+        if len(ids) > ITEM_BUDGET:  # crowded: drawn as one image off the UI thread
+            self._to_build = []
             for ann_id in list(self._shapes):
                 self.scene().removeItem(self._shapes.pop(ann_id))
-            key = (round(x1), round(y1), round(x2), round(y2), round(scale, 6))
             if key != self._overlay_key:
                 self._overlay_key = key
                 colors = {cid: (c.red(), c.green(), c.blue()) for cid, c in self.colors.items()}
@@ -491,18 +514,57 @@ class ImageViewer(QGraphicsView):
                                      self.hidden_classes, self.show_predictions)
             return
         self._drop_overlay()
-        anns = self.project.annotations.in_viewport(self.image.id, x1, y1, x2, y2, min_size=min_size)
-        keep = {a.id for a in anns if a.class_id not in self.hidden_classes
-                and (self.show_predictions or a.source != "model")}
-        for ann_id in [i for i in self._shapes if i not in keep]:
+        visible = set(ids)
+        for ann_id in [i for i in self._shapes if i not in visible]:
             self.scene().removeItem(self._shapes.pop(ann_id))
-        for ann in anns:
-            if ann.id in keep and ann.id not in self._shapes:
+        # Only shapes new to the view are read from the store and made into
+        # items, a frame's budget at a time: the view pans on at once and the
+        # rest arrive over the next frames, as tiles do.
+        self._to_build = [i for i in ids if i not in self._shapes and i not in self._filtered_out]
+        self._build_shapes()
+
+    def _build_shapes(self, budget_s: float | None = None) -> None:
+        """Make pending shape items for ``budget_s`` seconds (the frame budget
+        by default), at least one; the rest on the next turn of the event loop."""
+        deadline = time.perf_counter() + (BUILD_BUDGET_S if budget_s is None else budget_s)
+        made = 0
+        while self._to_build and self.project is not None:
+            chunk, self._to_build = self._to_build[:BUILD_CHUNK], self._to_build[BUILD_CHUNK:]
+            anns = self.project.annotations.get_many(chunk)
+            for k, ann in enumerate(anns):
+                if made and time.perf_counter() >= deadline:  # the rest waits for the next frame
+                    self._to_build = [a.id for a in anns[k:]] + self._to_build
+                    break
+                made += 1
+                if ann.class_id in self.hidden_classes or (not self.show_predictions and ann.source == "model"):
+                    self._filtered_out.add(ann.id)
+                    continue
                 item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")),
                                  width=self.outline_width + (2.0 if ann.id in self.selected else 0.0),
                                  prediction=ann.source == "model")
                 self.scene().addItem(item)
                 self._shapes[ann.id] = item
+            if time.perf_counter() >= deadline:
+                break
+        if self._to_build:
+            self._build_timer.start()
+
+    def settle(self) -> None:
+        """Finish the view now: refresh and make every pending shape item
+        (tests, screenshots, and code that needs the items at once)."""
+        self._refresh.stop()
+        self.refresh()
+        self._build_timer.stop()
+        self._build_shapes(math.inf)
+
+    def _forget_shapes(self) -> None:
+        """Shape items are made again at the next refresh (the store or a filter changed)."""
+        for item in self._shapes.values():
+            self.scene().removeItem(item)
+        self._shapes.clear()
+        self._filtered_out.clear()
+        self._to_build = []
+        self._shapes_key = self._overlay_key = None
 
     def _overlay_ready(self, rect: tuple, image: QImage) -> None:
         if self.image is None or self._overlay_key is None:
@@ -577,12 +639,12 @@ class ImageViewer(QGraphicsView):
 
     def set_show_predictions(self, show: bool) -> None:
         self.show_predictions = show
-        self._overlay_key = None
+        self._forget_shapes()
         self.schedule()
 
     def set_hidden_classes(self, hidden: set) -> None:
         self.hidden_classes = set(hidden)
-        self._overlay_key = None
+        self._forget_shapes()
         self.schedule()
 
     def set_mask_opacity(self, value: float) -> None:

@@ -131,10 +131,10 @@ def test_predictions_are_a_layer_that_hides_and_is_accepted(window, qtbot):
     viewer.reload_shapes()
     assert ids[0] in viewer.shape_ids()
     window._show_predictions(False)
-    viewer.refresh()
+    viewer.settle()
     assert ids[0] not in viewer.shape_ids()
     window._show_predictions(True)
-    viewer.refresh()
+    viewer.settle()
     assert ids[0] in viewer.shape_ids()
     assert ids[0] not in {a.id for a in project.annotations.for_image(image.id)}  # not ground truth yet
     window._accept_predictions()

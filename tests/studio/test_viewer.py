@@ -9,7 +9,7 @@ def _settle(qtbot, viewer):
     for _ in range(5):
         viewer.loader.wait()
         qtbot.wait(50)
-        viewer.refresh()
+        viewer.settle()
 
 
 def test_window_lists_images_and_classes(window):
@@ -107,3 +107,31 @@ def test_a_crowded_view_is_drawn_as_one_image_off_the_ui_thread(window, qtbot, m
     rect = viewer.visible_rect()
     assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
         large.id, rect.left(), rect.top(), rect.right(), rect.bottom()))
+
+
+def test_shape_items_arrive_over_frames_within_a_budget_and_edits_are_whole_at_once(window, qtbot, monkeypatch):
+    """A frame makes only the items its time budget allows; the rest follow on
+    the next turns of the event loop, until the view holds exactly the
+    R*Tree's answer.  After an edit the view is whole at once."""
+    from core.imagery.viewport import lod_min_size
+    from studio.viewer import view as view_module
+
+    viewer = window.viewer
+    large = window.project.images.by_name("large.tif")
+    window.images.select(large.id)
+    _settle(qtbot, viewer)
+    monkeypatch.setattr(view_module, "BUILD_BUDGET_S", 0.0)  # one shape per frame
+    viewer.set_view(0.5, (large.width / 2, large.height / 2))
+    viewer.set_hidden_classes(set())  # a filter change: the view's items are made afresh
+
+    def in_view() -> set:
+        r = viewer.visible_rect()
+        return set(window.project.annotations.ids_in_viewport(large.id, r.left(), r.top(), r.right(), r.bottom(),
+                                                              min_size=lod_min_size(viewer.scale_factor)))
+
+    viewer.refresh()
+    assert len(in_view()) > 3 and viewer.shape_count < len(in_view()) and viewer._to_build
+    qtbot.waitUntil(lambda: not viewer._to_build and not viewer._refresh.isActive(), timeout=10000)
+    assert viewer.shape_ids() == in_view()
+    viewer.reload_shapes()  # what every edit, undo and redo calls
+    assert viewer.shape_ids() == in_view() and not viewer._to_build
