@@ -60,6 +60,10 @@ screenshots: setup
 	$(SHOT) --image Val/Urban/32.png --screenshot docs/screenshots/segmentation-tile.png
 	$(SHOT) --image large.tif --zoom 3 --center 10090,9880 --select 5363 --screenshot docs/screenshots/vertex-editing.png
 	$(SHOT) --shortcuts --screenshot docs/screenshots/shortcuts.png
+	$(SHOT) --train segmentation --set architecture=unet --set encoder=resnet18 --set image_size=256 \
+	  --set epochs=30 --set learning_rate=0.003 --set workers=0 --shot-epochs 8 \
+	  --screenshot docs/screenshots/training-run.png
+	$(SHOT) --training --screenshot docs/screenshots/training-history.png
 	@ls -1 docs/screenshots
 
 demo: setup

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def main(project_dir: str | None = None, screenshot: str | None = None, image: str | None = None,
          zoom: float | None = None, center: tuple[float, float] | None = None, select: int | None = None,
-         shortcuts: bool = False) -> int:
+         shortcuts: bool = False, training: dict | None = None) -> int:
     from core.appdirs import configure_environment, data_dir
 
     from .qt_env import prepare_qt_environment
@@ -21,6 +21,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
 
         raise TesseraError("no display to open the studio on (DISPLAY and WAYLAND_DISPLAY are unset); "
                            "run it on a desktop, or under xvfb-run")
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -47,6 +48,15 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         window.viewer.set_selection({select})
     if shortcuts:
         window.help.toggle()
+    training = training or {}
+    if training.get("show"):
+        window.training_dock.show()
+        window.resizeDocks([window.training_dock], [int(window.height() * 0.62)], Qt.Orientation.Vertical)
+    if training.get("pipeline"):
+        form = window.training.new_job(training["pipeline"])
+        for key, value in training.get("values", {}).items():
+            form.set_value(key, value)
+        window.training.start()
     if screenshot:
         from PySide6.QtCore import QTimer
 
@@ -56,7 +66,9 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             window.viewer.settle()
             app.processEvents()
             rounds[0] += 1
-            if rounds[0] < 4:  # let every level's tiles arrive
+            epochs = training.get("shot_epochs", 0)
+            if rounds[0] < 4 or (epochs and window.training.curves.points("train_loss") < epochs
+                                 and rounds[0] < 2000):  # tiles of every level; the epochs asked for
                 QTimer.singleShot(300, grab)
                 return
             window.grab().save(screenshot)

@@ -16,6 +16,7 @@ from core.project import Project
 
 from . import dataset_io
 from .editor import Editor
+from .training.panel import TrainingPanel
 from .viewer import ImageViewer
 from .widgets.class_palette import ClassPalette
 from .widgets.help_overlay import HelpOverlay
@@ -55,6 +56,10 @@ class MainWindow(QMainWindow):
         self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Minimap", self.minimap, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([left, right], [260, 240], Qt.Orientation.Horizontal)
+        self.training = TrainingPanel()
+        self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.training_dock], [320], Qt.Orientation.Vertical)
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self.help = HelpOverlay(self)
@@ -149,6 +154,11 @@ class MainWindow(QMainWindow):
         self.predictions_action = self._action(view, "Show model predictions", "H",
                                                lambda on: self._show_predictions(on), checkable=True)
         self.predictions_action.setChecked(True)
+        training = self.training_dock.toggleViewAction()
+        training.setText("Training panel")
+        training.setShortcut(QKeySequence("Ctrl+T"))
+        view.addAction(training)
+        self._all_actions.append(training)
         self._action(view, "Keyboard shortcuts", ["F1", "?"], self.help.toggle)
 
         display = self.addToolBar("Display")
@@ -226,6 +236,7 @@ class MainWindow(QMainWindow):
             self.project.close()
         self.project = project
         self.editor.attach(project)
+        self.training.set_project(project)
         self._remember(Path(folder).resolve())
         self.setWindowTitle(f"Tessera Studio — {project.name}")
         self._reload_lists()
@@ -354,6 +365,7 @@ class MainWindow(QMainWindow):
         state = settings()
         state.setValue("geometry", self.saveGeometry())
         state.setValue("state", self.saveState())
+        self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
         self.viewer.detach()
         self.images.wait()
         self.minimap.wait()

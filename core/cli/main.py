@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--center", help=argparse.SUPPRESS)
     p.add_argument("--select", type=int, help=argparse.SUPPRESS)  # an annotation id (screenshots)
     p.add_argument("--shortcuts", action="store_true", help=argparse.SUPPRESS)  # the F1 overlay (screenshots)
+    p.add_argument("--training", action="store_true", help=argparse.SUPPRESS)  # the training panel, large
+    p.add_argument("--train", metavar="PIPELINE", help=argparse.SUPPRESS)  # start a job through the form
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=argparse.SUPPRESS)
+    p.add_argument("--shot-epochs", type=int, default=0, help=argparse.SUPPRESS)  # screenshot after N epochs
 
     from . import evaluate, train
     train.add_parsers(sub)
@@ -120,8 +124,12 @@ def run(args: argparse.Namespace) -> int:
         import importlib
 
         center = tuple(float(v) for v in args.center.split(",")) if args.center else None
+        from ..pipelines import parse_assignments
+
+        training = {"show": args.training or bool(args.train), "pipeline": args.train,
+                    "values": parse_assignments(args.set), "shot_epochs": args.shot_epochs}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
-                                                            args.select, args.shortcuts)
+                                                            args.select, args.shortcuts, training)
     for module in (train, evaluate):
         handled = module.run(args)
         if handled is not None:

@@ -27,5 +27,20 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, kind: str = "poly"
 def lambda_scheduler(optimizer, total_steps: int, warmup_steps: int, kind: str):
     import torch
 
+    if not all(isinstance(v, int) and v >= 0 for v in (total_steps, warmup_steps)):
+        raise ValueError(f"schedule needs whole step counts, got total {total_steps!r}, warm-up {warmup_steps!r}")
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, kind))
+
+
+def lightning_schedule(module, optimizer, epochs: int, warmup_epochs: int, kind: str) -> dict:
+    """``configure_optimizers``' answer: the optimiser and its per-step schedule.
+
+    The step count comes from Lightning's ``estimated_stepping_batches``: when
+    ``configure_optimizers`` runs, ``num_training_batches`` is still ``inf``
+    (the loaders are not set up yet), and a schedule built on it is 0 from
+    the first step."""
+    total = int(module.trainer.estimated_stepping_batches)
+    per_epoch = max(1, total // max(1, epochs))
+    sched = lambda_scheduler(optimizer, total, warmup_epochs * per_epoch, kind)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -28,6 +28,7 @@ def test_classification_trains_and_registers(trained):
         history = project.jobs.history(job_id)
         assert list(history) == [1, 2, 3, 4, 5]
         assert history[5]["train_loss"] < history[1]["train_loss"]
+        assert 0 < history[4]["lr"] < history[1]["lr"]  # the schedule decays from a real rate
         assert {"val_accuracy", "val_f1", "train_accuracy", "val_loss"} <= set(history[5])
         model = project.jobs.model(final.get("model"))
         assert model.pipeline == "classification" and len(model.classes) >= 2

@@ -48,6 +48,9 @@ def test_training_completes_registers_a_model_and_learns(seg_project, trained):
         history = project.jobs.history(job_id)
         assert list(history) == [1, 2, 3, 4]
         assert history[4]["train_loss"] < history[1]["train_loss"]
+        # poly decay from the learning rate (a schedule sized before Lightning knew the
+        # batches per epoch once made it 0 from the first step: nothing learned)
+        assert 0 < history[3]["lr"] < history[2]["lr"] < history[1]["lr"] < float(TINY["learning_rate"])
         assert all({"val_loss", "val_miou", "val_pixel_accuracy", "train_miou", "lr"} <= set(history[e])
                    for e in history)  # train metrics belong to their own epoch, from epoch 1
         assert any(k.startswith("val_iou/") for k in history[4])

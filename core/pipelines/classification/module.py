@@ -7,7 +7,7 @@ import timm
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from ..schedule import lambda_scheduler
+from ..schedule import lightning_schedule
 
 
 def build_network(architecture: str, classes: int) -> torch.nn.Module:
@@ -69,7 +69,4 @@ class ClassificationModule(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate, weight_decay=0.05)
-        steps = max(1, self.trainer.num_training_batches)
-        sched = lambda_scheduler(opt, self.hparams.epochs * steps, self.hparams.warmup_epochs * steps,
-                                 self.hparams.scheduler)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return lightning_schedule(self, opt, self.hparams.epochs, self.hparams.warmup_epochs, self.hparams.scheduler)

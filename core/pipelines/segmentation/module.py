@@ -7,7 +7,7 @@ import segmentation_models_pytorch as smp
 import torch
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from ..schedule import lambda_scheduler
+from ..schedule import lightning_schedule
 from .data import IGNORE
 
 
@@ -88,7 +88,4 @@ class SegmentationModule(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate, weight_decay=1e-4)
-        steps_per_epoch = max(1, self.trainer.num_training_batches)
-        sched = lambda_scheduler(opt, self.hparams.epochs * steps_per_epoch,
-                                 self.hparams.warmup_epochs * steps_per_epoch, self.hparams.scheduler)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return lightning_schedule(self, opt, self.hparams.epochs, self.hparams.warmup_epochs, self.hparams.scheduler)

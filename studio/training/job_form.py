@@ -1,0 +1,156 @@
+"""The New-job form, generated from a pipeline's parameter declarations:
+one field per parameter, grouped, with its default, range, choices and help;
+every value checked by the declaration itself as it is typed."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QVBoxLayout,
+                               QWidget)
+
+from core.pipelines.params import GROUPS, Param, ParamError
+from core.pipelines.registry import PipelineSpec
+
+NO_MODEL = "none (fresh weights)"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class _Field:
+    """One parameter's editor and its error line."""
+
+    def __init__(self, param: Param, widget: QWidget, read, error: QLabel):
+        self.param, self.widget, self.read, self.error = param, widget, read, error
+
+
+class JobForm(QWidget):
+    """``values()`` gives the entered values as the command line would
+    (strings); ``valid`` says whether every field passes its declaration;
+    ``validityChanged(bool)`` follows it."""
+
+    validityChanged = Signal(bool)
+
+    def __init__(self, spec: PipelineSpec, project, parent=None):
+        super().__init__(parent)
+        self.spec = spec
+        self.fields: dict[str, _Field] = {}
+        self._valid = True
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel(f"<b>{spec.name}</b> — {spec.description}")
+        title.setWordWrap(True)
+        layout.addWidget(title)
+        for group in GROUPS:
+            params = [p for p in spec.params if p.group == group]
+            if not params:
+                continue
+            box = QGroupBox(group.capitalize())
+            form = QFormLayout(box)
+            for param in params:
+                widget, read = self._editor(param, project)
+                widget.setToolTip(param.help)
+                widget.setObjectName(f"param-{param.name}")
+                error = QLabel()
+                error.setStyleSheet("color: #e0564c")
+                error.setWordWrap(True)
+                error.hide()
+                column = QVBoxLayout()
+                column.setSpacing(1)
+                column.addWidget(widget)
+                column.addWidget(error)
+                label = QLabel(param.name.replace("_", " "))
+                label.setToolTip(param.help)
+                form.addRow(label, column)
+                self.fields[param.name] = _Field(param, widget, read, error)
+            layout.addWidget(box)
+        layout.addStretch(1)
+        self.check()
+
+    # -- editors -------------------------------------------------------------
+    def _editor(self, param: Param, project):
+        if param.name == "training_set":
+            box = QComboBox(editable=True)
+            box.addItems(["splits"] + [f"tiles:{n}" for n in project.tiles.names()])
+            box.setCurrentText(_text(param.default))
+            box.currentTextChanged.connect(self.check)
+            return box, box.currentText
+        if param.name == "from_model":
+            box = QComboBox()
+            box.addItem(NO_MODEL, None)
+            for model in project.jobs.models(self.spec.name):  # only this pipeline's models can be a start
+                metric = model.metrics.get(self.spec.main_metric)
+                shown = f" {self.spec.main_metric} {metric:.3f}" if isinstance(metric, (int, float)) else ""
+                box.addItem(f"model {model.id}: {model.architecture}{shown}", model.id)
+            box.currentIndexChanged.connect(self.check)
+            return box, lambda: _text(box.currentData())
+        if param.type == "bool":
+            check = QCheckBox()
+            check.setChecked(bool(param.default))
+            check.toggled.connect(self.check)
+            return check, lambda: _text(check.isChecked())
+        if param.choices is not None:
+            box = QComboBox()
+            box.addItems([_text(c) for c in param.choices])
+            box.setCurrentText(_text(param.default))
+            box.currentTextChanged.connect(self.check)
+            return box, box.currentText
+        edit = QLineEdit(_text(param.default))
+        if param.min is not None and param.max is not None:
+            edit.setPlaceholderText(f"{param.min:g} … {param.max:g}")
+        edit.textChanged.connect(self.check)
+        return edit, edit.text
+
+    # -- values ------------------------------------------------------------------
+    def set_value(self, name: str, value) -> None:
+        widget = self.fields[name].widget
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(str(value).lower() in ("1", "true", "yes", "on"))
+        elif isinstance(widget, QComboBox):
+            index = widget.findData(value) if name == "from_model" else widget.findText(_text(value))
+            if index >= 0:
+                widget.setCurrentIndex(index)
+            elif widget.isEditable():
+                widget.setCurrentText(_text(value))
+        else:
+            widget.setText(_text(value))
+
+    def values(self) -> dict[str, str]:
+        """Every value that differs from its default, as text (from_model: the id or empty)."""
+        out = {}
+        for name, f in self.fields.items():
+            text = f.read()
+            if text != _text(f.param.default):
+                out[name] = text
+        return out
+
+    def errors(self) -> dict[str, str]:
+        out = {}
+        for name, f in self.fields.items():
+            try:
+                f.param.convert(f.read(), self.spec.name)
+            except ParamError as exc:
+                out[name] = str(exc).split(": ", 1)[-1]
+        return out
+
+    @property
+    def valid(self) -> bool:
+        return self._valid
+
+    def check(self, *_) -> bool:
+        """Show each field's problem under it; returns (and signals) whether all pass."""
+        errors = self.errors()
+        for name, f in self.fields.items():
+            f.error.setText(errors.get(name, ""))
+            f.error.setVisible(name in errors)
+        valid = not errors
+        if valid != self._valid:
+            self._valid = valid
+            self.validityChanged.emit(valid)
+        return valid

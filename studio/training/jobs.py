@@ -1,0 +1,89 @@
+"""Jobs as the studio sees them: the core runner's worker subprocess, its
+events read on a thread and delivered to the UI thread as signals, and a
+queue that runs one job at a time.  Nothing here trains: the worker does."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from core.jobs.events import Event
+from core.jobs.runner import JobProcess
+
+
+class _EventReader(QThread):
+    """Reads one worker's events (blocking reads, off the UI thread)."""
+
+    event = Signal(int, object)
+
+    def __init__(self, process: JobProcess, parent=None):
+        super().__init__(parent)
+        self.process = process
+
+    def run(self) -> None:
+        for event in self.process.events():
+            self.event.emit(self.process.job_id, event)
+
+
+class JobQueue(QObject):
+    """Queued jobs of one project, run one at a time (``parallel`` at a time).
+
+    ``event(job_id, Event)`` carries every event of a running job;
+    ``changed()`` says the set of queued / running jobs changed."""
+
+    event = Signal(int, object)
+    changed = Signal()
+
+    def __init__(self, project_dir: Path, parallel: int = 1, parent=None):
+        super().__init__(parent)
+        self.project_dir = Path(project_dir)
+        self.parallel = parallel
+        self.queued: list[tuple[int, bool]] = []  # (job id, resume)
+        self.running: dict[int, tuple[JobProcess, _EventReader]] = {}
+
+    def submit(self, job_id: int, resume: bool = False) -> None:
+        self.queued.append((job_id, resume))
+        self._start_next()
+        self.changed.emit()
+
+    def stop(self, job_id: int) -> None:
+        """A queued job leaves the queue; a running one finishes its batch, saves and stops."""
+        before = len(self.queued)
+        self.queued = [(j, r) for j, r in self.queued if j != job_id]
+        if len(self.queued) != before:
+            self.changed.emit()
+        if job_id in self.running:
+            self.running[job_id][0].stop()
+
+    def is_active(self, job_id: int) -> bool:
+        return job_id in self.running or any(j == job_id for j, _ in self.queued)
+
+    def shutdown(self, grace: float = 30.0) -> None:
+        """The studio is closing: running jobs are asked to stop and save."""
+        self.queued.clear()
+        for process, reader in list(self.running.values()):
+            process.stop_and_wait(grace)
+            reader.wait()
+        self.running.clear()
+
+    def _start_next(self) -> None:
+        while self.queued and len(self.running) < self.parallel:
+            job_id, resume = self.queued.pop(0)
+            process = JobProcess(self.project_dir, job_id, resume=resume)
+            reader = _EventReader(process, self)
+            reader.event.connect(self._on_event)  # connected before the thread starts
+            try:
+                process.start()
+            except Exception as exc:  # e.g. a job that is not resumable any more
+                self.event.emit(job_id, Event("failed", {"error": str(exc), "job": job_id}))
+                continue
+            self.running[job_id] = (process, reader)
+            reader.start()
+
+    def _on_event(self, job_id: int, event: Event) -> None:
+        self.event.emit(job_id, event)
+        if event.final and job_id in self.running:
+            _, reader = self.running.pop(job_id)
+            reader.wait(2000)
+            self._start_next()
+            self.changed.emit()

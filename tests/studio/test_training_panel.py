@@ -1,0 +1,115 @@
+"""The Training panel drives real (tiny) jobs in worker subprocesses: the form
+from the declarations, live curves, stop, resume, a failure, the history after
+reopening, and the UI thread never blocked long while a job trains."""
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytestmark = pytest.mark.slow
+
+TINY = {"architecture": "unet", "encoder": "resnet18", "image_size": "64", "batch_size": "4", "workers": "0",
+        "learning_rate": "0.003", "epochs": "4"}
+
+
+def _fill(form, values):
+    for name, value in values.items():
+        form.set_value(name, value)
+
+
+def _state(window, job_id):
+    return window.project.jobs.get(job_id).state
+
+
+def test_form_is_made_from_the_declarations_and_rejects_bad_values(window):
+    from core.pipelines import get_pipeline
+
+    panel = window.training
+    form = panel.new_job("detection")
+    spec = get_pipeline("detection")
+    assert set(form.fields) == {p.name for p in spec.params}  # every declared parameter, no other
+    assert form.fields["epochs"].widget.toolTip() == spec.param("epochs").help
+    assert form.valid and panel.start_button.isEnabled()
+    form.set_value("epochs", "0")
+    assert not form.valid and not panel.start_button.isEnabled()
+    assert "out of range" in form.fields["epochs"].error.text() and not form.fields["epochs"].error.isHidden()
+    form.set_value("epochs", "3")
+    assert form.valid and panel.start_button.isEnabled() and form.values() == {"epochs": "3"}
+    form.set_value("device", "gpu7")
+    assert "device" in form.errors()
+
+
+def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
+    panel = window.training
+    form = panel.new_job("segmentation")
+    _fill(form, TINY)
+    assert form.valid
+    panel.start()
+    qtbot.waitUntil(lambda: panel.shown_job is not None, timeout=30000)
+    job_id = panel.shown_job
+
+    # curves receive points while the UI thread stays responsive
+    lateness = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.02)
+        last[0] = now
+
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(interval=20)
+    timer.timeout.connect(tick)
+    timer.start()
+    qtbot.waitUntil(lambda: panel.curves.points("train_loss") >= 1, timeout=180000)
+    timer.stop()
+    assert panel.curves.points("val_loss") >= 1 and panel.curves.points("val_metric") >= 1
+    assert max(lateness) < 0.5, f"the UI thread was blocked {max(lateness):.2f} s"
+    assert panel.stop_button.isEnabled() and "epoch" in panel.progress_text.text()
+
+    panel.stop_shown()
+    qtbot.waitUntil(lambda: _state(window, job_id) == "stopped", timeout=120000)
+    qtbot.waitUntil(lambda: panel.resume_button.isEnabled(), timeout=10000)
+    done_before = window.project.jobs.get(job_id).epoch
+    assert done_before < 4
+
+    registered = []
+    panel.modelRegistered.connect(registered.append)
+    panel.resume_shown()
+    qtbot.waitUntil(lambda: _state(window, job_id) == "completed", timeout=240000)
+    qtbot.waitUntil(lambda: bool(registered), timeout=10000)
+    assert window.project.jobs.model(registered[0]).pipeline == "segmentation"
+    assert panel.curves.points("train_loss") == 4  # the history is continuous across the stop
+    assert "log" in panel.log.objectName() and "completed" in panel.log.toPlainText()
+
+    # a job that fails in its worker shows its error in the history
+    form = panel.new_job("segmentation")
+    _fill(form, {**TINY, "epochs": "1", "weights_file": "/no/such/weights.pt"})
+    panel.start()
+    qtbot.waitUntil(lambda: panel.shown_job not in (None, job_id), timeout=30000)
+    failed = panel.shown_job
+    qtbot.waitUntil(lambda: _state(window, failed) == "failed", timeout=120000)
+    qtbot.waitUntil(lambda: "weights.pt" in panel.job_title.text(), timeout=10000)
+    rows = {panel.history.item(r, 0).text(): r for r in range(panel.history.rowCount())}
+    assert "weights.pt" in panel.history.item(rows[str(failed)], 5).text()
+
+    # a user error in the data is refused before any job exists
+    form = panel.new_job("segmentation")
+    _fill(form, {**TINY, "training_set": "tiles:no-such-set"})
+    jobs_before = len(window.project.jobs.list())
+    panel.start()
+    qtbot.waitUntil(lambda: "no-such-set" in panel.form_status.text(), timeout=30000)
+    assert len(window.project.jobs.list()) == jobs_before
+
+    # reopening the project shows the history and its curves again
+    from studio.main_window import MainWindow
+
+    root = window.project.root
+    window.close()
+    again = MainWindow(root)
+    qtbot.addWidget(again)
+    assert again.training.history.rowCount() == jobs_before
+    again.training.show_job(job_id)
+    assert again.training.curves.points("train_loss") == 4 and again.training.curves.points("val_metric") == 4
+    again.close()
