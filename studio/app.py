@@ -21,7 +21,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
 
         raise TesseraError("no display to open the studio on (DISPLAY and WAYLAND_DISPLAY are unset); "
                            "run it on a desktop, or under xvfb-run")
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -49,17 +49,19 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
     if shortcuts:
         window.help.toggle()
     training = training or {}
+    if screenshot and not training.get("show"):
+        window.training_dock.hide()  # the image views get the whole height
     if training.get("show"):
         window.training_dock.show()
-        window.resizeDocks([window.training_dock], [int(window.height() * 0.62)], Qt.Orientation.Vertical)
+        window.resize(1600, 1000)
+        QTimer.singleShot(0, lambda: window.resizeDocks([window.training_dock], [int(window.height() * 0.6)],
+                                                        Qt.Orientation.Vertical))
     if training.get("pipeline"):
         form = window.training.new_job(training["pipeline"])
         for key, value in training.get("values", {}).items():
             form.set_value(key, value)
         window.training.start()
     if screenshot:
-        from PySide6.QtCore import QTimer
-
         def grab(rounds: list = [0]) -> None:  # noqa: B006 - a counter across retries
             window.viewer.loader.wait()
             app.processEvents()

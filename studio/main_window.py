@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QInputDialog
 
 from core.appdirs import config_dir
 from core.errors import TesseraError
+from core.pipelines import all_pipelines
 from core.project import Project
 
 from . import dataset_io
@@ -154,12 +155,17 @@ class MainWindow(QMainWindow):
         self.predictions_action = self._action(view, "Show model predictions", "H",
                                                lambda on: self._show_predictions(on), checkable=True)
         self.predictions_action.setChecked(True)
-        training = self.training_dock.toggleViewAction()
-        training.setText("Training panel")
-        training.setShortcut(QKeySequence("Ctrl+T"))
-        view.addAction(training)
-        self._all_actions.append(training)
         self._action(view, "Keyboard shortcuts", ["F1", "?"], self.help.toggle)
+
+        train = self.menuBar().addMenu("T&rain")
+        panel = self.training_dock.toggleViewAction()
+        panel.setText("Training panel")
+        panel.setShortcut(QKeySequence("Ctrl+T"))
+        train.addAction(panel)
+        self._all_actions.append(panel)
+        for spec in all_pipelines():
+            self._action(train, f"New {spec.name} job…", None,
+                         lambda _=False, name=spec.name: (self.training_dock.show(), self.training.new_job(name)))
 
         display = self.addToolBar("Display")
         display.setObjectName("Display")

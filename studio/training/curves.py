@@ -4,7 +4,7 @@ when validation loss keeps rising while training loss falls."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 OVERFIT_EPOCHS = 3  # validation loss rising this many epochs in a row while training loss falls
 
@@ -43,11 +43,19 @@ class CurvesWidget(QWidget):
         layout.addWidget(self.warning)
         self.loss_plot = pg.PlotWidget(title="Loss")
         self.metric_plot = pg.PlotWidget(title="Metric")
+        plots = QHBoxLayout()
         for plot in (self.loss_plot, self.metric_plot):
             plot.addLegend(offset=(-10, 10))
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
-            layout.addWidget(plot, 1)
+            plot.setMinimumHeight(160)
+            plots.addWidget(plot, 1)
+        layout.addLayout(plots, 1)
+        # Fresh networks start with validation losses thousands of times their
+        # later values (batch-norm statistics not settled): a log axis keeps the
+        # part that matters readable.
+        self.loss_plot.setLogMode(y=True)
+        self.loss_plot.setTitle("Loss (log scale)")
         self.lines = {
             "train_loss": self.loss_plot.plot([], [], pen=TRAIN_PEN, symbol="o", symbolSize=5, name="training"),
             "val_loss": self.loss_plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=5, name="validation"),

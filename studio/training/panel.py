@@ -22,7 +22,7 @@ from .jobs import JobQueue
 LOG_LINES = 500
 RESUMABLE = ("stopped", "interrupted", "failed")
 STATE_COLORS = {"running": "#4c9be8", "completed": "#5cb85c", "failed": "#e0564c", "interrupted": "#f0a340",
-                "stopped": "#c8ccd0", "queued": "#8a9099", "stopping": "#c8ccd0"}
+                "stopped": "#6c757d", "queued": "#8a9099", "stopping": "#6c757d"}
 
 
 def _eta(seconds) -> str:
@@ -76,6 +76,7 @@ class TrainingPanel(QWidget):
             item.setToolTip(spec.description)
             self.pipelines.addItem(item)
         self.pipelines.currentItemChanged.connect(lambda *_: self.new_job())
+        self.pipelines.setMinimumHeight(110)
         self.form_area = QScrollArea()
         self.form_area.setWidgetResizable(True)
         self.start_button = QPushButton("Start")
@@ -84,6 +85,7 @@ class TrainingPanel(QWidget):
         self.form_status = QLabel()
         self.form_status.setWordWrap(True)
         left = QWidget()
+        left.setMinimumWidth(330)
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("<b>Pipelines</b>"))
@@ -136,9 +138,8 @@ class TrainingPanel(QWidget):
         split.addWidget(left)
         split.addWidget(self.history)
         split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 2)
-        split.setStretchFactor(2, 4)
+        split.setSizes([340, 420, 900])
+        split.setStretchFactor(2, 1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(split)
@@ -206,7 +207,7 @@ class TrainingPanel(QWidget):
             self.form_status.setText(f"<span style='color:#e0564c'>{error}</span>")
             self.message.emit(error)
             return
-        self.form_status.setText(f"job {job_id} queued")
+        self.form_status.setText(f"job {job_id} submitted: it runs when no other job is running")
         self.queue.submit(job_id)
         self.show_job(job_id)
         self.refresh_history()
@@ -217,7 +218,7 @@ class TrainingPanel(QWidget):
         self.shown_job = job_id
         task = get_pipeline(job.pipeline).task
         self.curves.show_history(task, self.project.jobs.history(job_id))
-        self.log.setPlainText("\n".join(self.logs.get(job_id, [])))
+        self.log.setPlainText("\n".join(self.logs.get(job_id, [])) or self._log_tail(job_id))
         self._show_state(job)
         for row in range(self.history.rowCount()):
             if self.history.item(row, 0).data(Qt.ItemDataRole.UserRole) == job_id:
@@ -235,12 +236,23 @@ class TrainingPanel(QWidget):
         if job.state == "completed":
             self.progress.setValue(1000)
             self.progress_text.setText(f"{job.epoch}/{epochs} epochs")
-        elif job.progress:
+        elif job.progress and job.state in ("running", "stopping"):
             self._show_progress(job.progress)
         else:
             self.progress.setValue(int(1000 * job.epoch / max(1, epochs)))
             self.progress_text.setText(f"{job.epoch}/{epochs} epochs")
         self._update_buttons()
+
+    def _log_tail(self, job_id: int, size: int = 6000) -> str:
+        """The end of a job's worker log (a job of an earlier session), read once."""
+        path = self.project.runs_dir / f"job-{job_id:04d}" / "worker.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - size))
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[1:] if len(lines) > 1 else lines)
 
     def _show_progress(self, data: dict) -> None:
         fraction = data.get("fraction")
