@@ -40,6 +40,7 @@ class JobQueue(QObject):
         self.parallel = parallel
         self.queued: list[tuple[int, bool]] = []  # (job id, resume)
         self.running: dict[int, tuple[JobProcess, _EventReader]] = {}
+        self._finishing: set[_EventReader] = set()  # readers whose worker is exiting
 
     def submit(self, job_id: int, resume: bool = False) -> None:
         self.queued.append((job_id, resume))
@@ -65,6 +66,9 @@ class JobQueue(QObject):
             process.stop_and_wait(grace)
             reader.wait()
         self.running.clear()
+        for reader in list(self._finishing):
+            reader.wait()
+        self._finishing.clear()
 
     def _start_next(self) -> None:
         while self.queued and len(self.running) < self.parallel:
@@ -84,6 +88,10 @@ class JobQueue(QObject):
         self.event.emit(job_id, event)
         if event.final and job_id in self.running:
             _, reader = self.running.pop(job_id)
-            reader.wait(2000)
+            # the reader still waits for the worker process to exit: never on the UI thread
+            self._finishing.add(reader)
+            reader.finished.connect(lambda r=reader: (self._finishing.discard(r), r.deleteLater()))
+            if reader.isFinished():
+                self._finishing.discard(reader)
             self._start_next()
             self.changed.emit()

@@ -63,13 +63,15 @@ def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
     timer.timeout.connect(tick)
     timer.start()
     qtbot.waitUntil(lambda: panel.curves.points("train_loss") >= 1, timeout=180000)
-    timer.stop()
     assert panel.curves.points("val_loss") >= 1 and panel.curves.points("val_metric") >= 1
-    assert max(lateness) < 0.5, f"the UI thread was blocked {max(lateness):.2f} s"
     assert panel.stop_button.isEnabled() and "epoch" in panel.progress_text.text()
 
     panel.stop_shown()
     qtbot.waitUntil(lambda: _state(window, job_id) == "stopped", timeout=120000)
+    qtbot.waitUntil(lambda: not panel.queue.running and not panel.queue._finishing, timeout=30000)
+    timer.stop()
+    # the goal is 50 ms (bench/ui_latency.py measures it); a shared CI machine gets slack
+    assert max(lateness) < 0.25, f"the UI thread was blocked {max(lateness):.2f} s"
     qtbot.waitUntil(lambda: panel.resume_button.isEnabled(), timeout=10000)
     done_before = window.project.jobs.get(job_id).epoch
     assert done_before < 4
