@@ -51,11 +51,23 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
     training = training or {}
     if screenshot and not training.get("show"):
         window.training_dock.hide()  # the image views get the whole height
+        window.models_dock.hide()
     if training.get("show"):
         window.training_dock.show()
         window.resize(1600, 1000)
         QTimer.singleShot(0, lambda: window.resizeDocks([window.training_dock], [int(window.height() * 0.6)],
                                                         Qt.Orientation.Vertical))
+    shown_report: list = []
+    if training.get("compare_newest"):
+        window.models_dock.show()
+        window.models_dock.raise_()
+        window.resize(1600, 1000)
+        QTimer.singleShot(0, lambda: window.resizeDocks([window.models_dock], [int(window.height() * 0.62)],
+                                                        Qt.Orientation.Vertical))
+        newest = [m.id for m in window.project.jobs.models()][-training["compare_newest"]:]
+        window.models.reportShown.connect(shown_report.append)
+        window.models.select(newest)
+        window.models.compare_selected()
     if training.get("pipeline"):
         form = window.training.new_job(training["pipeline"])
         for key, value in training.get("values", {}).items():
@@ -69,8 +81,9 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             app.processEvents()
             rounds[0] += 1
             epochs = training.get("shot_epochs", 0)
-            if rounds[0] < 4 or (epochs and window.training.curves.points("train_loss") < epochs
-                                 and rounds[0] < 2000):  # tiles of every level; the epochs asked for
+            waiting = (epochs and window.training.curves.points("train_loss") < epochs) or \
+                (training.get("compare_newest") and not shown_report and window.models.task is not None)
+            if rounds[0] < 4 or (waiting and rounds[0] < 2000):  # tiles of every level; the epochs or report
                 QTimer.singleShot(300, grab)
                 return
             window.grab().save(screenshot)

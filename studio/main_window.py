@@ -17,6 +17,7 @@ from core.project import Project
 
 from . import dataset_io
 from .editor import Editor
+from .training.models_panel import ModelsPanel
 from .training.panel import TrainingPanel
 from .viewer import ImageViewer
 from .widgets.class_palette import ClassPalette
@@ -61,6 +62,12 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.training_dock], [320], Qt.Orientation.Vertical)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.models = ModelsPanel()
+        self.models_dock = self._dock("Models", self.models, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.training_dock, self.models_dock)
+        self.training_dock.raise_()
+        self.models.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.training.modelRegistered.connect(lambda _: self.models.refresh())
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self.help = HelpOverlay(self)
@@ -163,6 +170,11 @@ class MainWindow(QMainWindow):
         panel.setShortcut(QKeySequence("Ctrl+T"))
         train.addAction(panel)
         self._all_actions.append(panel)
+        models = self.models_dock.toggleViewAction()
+        models.setText("Models panel")
+        models.setShortcut(QKeySequence("Ctrl+M"))
+        train.addAction(models)
+        self._all_actions.append(models)
         for spec in all_pipelines():
             self._action(train, f"New {spec.name} job…", None,
                          lambda _=False, name=spec.name: (self.training_dock.show(), self.training.new_job(name)))
@@ -243,6 +255,7 @@ class MainWindow(QMainWindow):
         self.project = project
         self.editor.attach(project)
         self.training.set_project(project)
+        self.models.set_project(project)
         self._remember(Path(folder).resolve())
         self.setWindowTitle(f"Tessera Studio — {project.name}")
         self._reload_lists()
@@ -372,6 +385,7 @@ class MainWindow(QMainWindow):
         state.setValue("geometry", self.saveGeometry())
         state.setValue("state", self.saveState())
         self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
+        self.models.shutdown()
         self.viewer.detach()
         self.images.wait()
         self.minimap.wait()

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", metavar="PIPELINE", help=argparse.SUPPRESS)  # start a job through the form
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=argparse.SUPPRESS)
     p.add_argument("--shot-epochs", type=int, default=0, help=argparse.SUPPRESS)  # screenshot after N epochs
+    p.add_argument("--compare-newest", type=int, default=0, help=argparse.SUPPRESS)  # models panel comparison
 
     from . import evaluate, train
     train.add_parsers(sub)
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         from ..pipelines import parse_assignments
 
         training = {"show": args.training or bool(args.train), "pipeline": args.train,
-                    "values": parse_assignments(args.set), "shot_epochs": args.shot_epochs}
+                    "values": parse_assignments(args.set), "shot_epochs": args.shot_epochs,
+                    "compare_newest": args.compare_newest}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
                                                             args.select, args.shortcuts, training)
     for module in (train, evaluate):

@@ -27,7 +27,8 @@ def training_curves(histories: dict[str, dict[int, dict]], metric: str, path: Pa
                 if any(v is not None for v in ys):
                     ax.plot(epochs, [np.nan if v is None else v for v in ys], style, marker=".",
                             label=f"{label} {name.split('_')[0]}")
-    axes[0].set_title("loss")
+    axes[0].set_title("loss (log scale)")
+    axes[0].set_yscale("log")  # fresh networks' first validation losses dwarf the rest
     axes[1].set_title(metric)
     for ax in axes:
         ax.set_xlabel("epoch")

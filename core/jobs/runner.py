@@ -61,6 +61,13 @@ def worker_environment(base: dict | None = None) -> dict:
     return env
 
 
+def cli_command(args: list[str]) -> list[str]:
+    """``tessera ARGS`` as a subprocess command (the packaged app is its own CLI)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "core.cli.main", *args]
+
+
 def worker_command(project_dir: Path, job_id: int, resume: bool) -> list[str]:
     if getattr(sys, "frozen", False):  # the packaged app is its own worker
         cmd = [sys.executable, "worker"]

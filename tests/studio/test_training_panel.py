@@ -85,6 +85,20 @@ def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
     assert panel.curves.points("train_loss") == 4  # the history is continuous across the stop
     assert "log" in panel.log.objectName() and "completed" in panel.log.toPlainText()
 
+    # the model is in the Models panel; evaluating and comparing run as subprocesses
+    models = window.models
+    assert str(registered[0]) in [models.table.item(r, 0).text() for r in range(models.table.rowCount())]
+    models.select([registered[0]])
+    assert models.selected_ids() == [registered[0]] and models.evaluate_button.isEnabled()
+    models.evaluate_selected()
+    qtbot.waitUntil(lambda: models.task is None, timeout=120000)
+    assert "miou" in models.report.toPlainText() and "parameters" in models.report.toPlainText()
+    shown = []
+    models.reportShown.connect(shown.append)
+    models.compare_selected()
+    qtbot.waitUntil(lambda: bool(shown), timeout=180000)
+    assert "mIoU" in models.report.toPlainText()
+
     # a job that fails in its worker shows its error in the history
     form = panel.new_job("segmentation")
     _fill(form, {**TINY, "epochs": "1", "weights_file": "/no/such/weights.pt"})

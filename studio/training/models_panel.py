@@ -1,0 +1,174 @@
+"""The Models panel: every model of the project with its pipeline,
+architecture, date and main metrics; evaluate one; compare several side by
+side (the benchmark report, rendered here).  Evaluation and reports run as
+``tessera`` subprocesses (:class:`CoreTask`)."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
+
+from core.pipelines import get_pipeline
+
+from .core_task import CoreTask
+
+SHOWN_METRICS = ("val_miou", "val_map50_95", "val_map50", "val_accuracy", "val_f1", "val_loss")
+
+
+def _number(value) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else ""
+
+
+class ModelsPanel(QWidget):
+    message = Signal(str)
+    reportShown = Signal(str)  # the report's path
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.project = None
+        self.task: CoreTask | None = None
+        self.table = QTableWidget(0, 6)
+        self.table.setObjectName("models")
+        self.table.setHorizontalHeaderLabels(["model", "pipeline", "architecture", "trained", "main metric", "job"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("accuracy on the validation images, parameters, FLOPs, latency")
+        self.evaluate_button.clicked.connect(self.evaluate_selected)
+        self.compare_button = QPushButton("Compare selected")
+        self.compare_button.setToolTip("the benchmark report of the selected models, side by side")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.report = QTextBrowser()
+        self.report.setObjectName("report")
+        self.report.setOpenExternalLinks(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.compare_button)
+        buttons.addStretch(1)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.report)
+        split.setSizes([520, 900])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(split)
+        self._reports = tempfile.TemporaryDirectory(prefix="tessera-reports-")
+        self._update_buttons()
+
+    def set_project(self, project) -> None:
+        self.shutdown()
+        self.project = project
+        self.report.clear()
+        self.status.clear()
+        self.refresh()
+
+    def shutdown(self) -> None:
+        if self.task is not None:
+            self.task.kill()
+            self.task = None
+
+    def refresh(self) -> None:
+        models = self.project.jobs.models() if self.project is not None else []
+        self.table.setRowCount(len(models))
+        for row, model in enumerate(reversed(models)):  # newest first
+            metric_name = get_pipeline(model.pipeline).main_metric
+            metric = model.metrics.get(metric_name, model.metrics.get(metric_name.replace("val_", "")))
+            cells = [str(model.id), model.pipeline, model.architecture or "", model.created_at[:16].replace("T", " "),
+                     f"{metric_name} {_number(metric)}" if isinstance(metric, (int, float)) else "",
+                     str(model.job_id or "")]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, model.id)
+                tip = "\n".join(f"{k}: {_number(v)}" for k, v in model.metrics.items() if k in SHOWN_METRICS)
+                item.setToolTip(tip)
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        self._update_buttons()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectedItems()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def select(self, model_ids: list[int]) -> None:
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in model_ids:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def _update_buttons(self) -> None:
+        busy = self.task is not None
+        n = len(self.selected_ids())
+        self.evaluate_button.setEnabled(n == 1 and not busy)
+        self.compare_button.setEnabled(n >= 1 and not busy)
+
+    # -- evaluate / compare, in subprocesses ------------------------------------
+    def evaluate_selected(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            self._run(["evaluate", str(self.project.root), "--model", str(ids[0]), "--json"],
+                      f"evaluating model {ids[0]}…", self._evaluated)
+
+    def compare_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            out = Path(self._reports.name) / "-".join(map(str, ids))
+            self._run(["benchmark", str(self.project.root), "--models", ",".join(map(str, ids)), "--out", str(out),
+                       "--overlays", "2"], f"comparing models {', '.join(map(str, ids))}…",
+                      lambda out_text: self.show_report(out / "report.html"))
+
+    def _run(self, args: list[str], what: str, on_success) -> None:
+        self.status.setText(what)
+        self.task = CoreTask(args, self)
+        self.task.progress.connect(lambda line: self.status.setText(f"{what} {line[-120:]}"))
+        self.task.finished.connect(lambda ok, out, err: self._finished(ok, out, err, on_success))
+        self._update_buttons()
+        self.task.start()
+
+    def _finished(self, ok: bool, out: str, error: str, on_success) -> None:
+        self.task = None
+        self._update_buttons()
+        if not ok:
+            self.status.setText(f"<span style='color:#e0564c'>{error}</span>")
+            self.message.emit(error)
+            return
+        self.status.setText("done")
+        on_success(out)
+        self.refresh()
+
+    def _evaluated(self, out: str) -> None:
+        result = json.loads(out)
+        rows = "".join(f"<tr><td>{k}</td><td align='right'>{_number(v)}</td></tr>"
+                       for k, v in result.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("model", "images"))
+        eff = result.get("efficiency") or {}
+        batch1 = eff.get("batch_1") or {}
+        extra = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in (
+            ("parameters", f"{eff.get('parameters', 0):,}"), ("FLOPs", f"{eff.get('flops', 0):,}"),
+            ("latency, batch 1 (ms)", _number(batch1.get("latency_ms"))), ("FPS, batch 1", _number(batch1.get("fps"))),
+            ("peak memory (MB)", _number(eff.get("peak_memory_mb")))) if eff)
+        self.report.setHtml(f"<h3>model {result.get('model')} · {result.get('pipeline')} · {result.get('architecture')}"
+                            f"</h3><p>{result.get('images')} validation images</p><table>{rows}{extra}</table>")
+
+    def show_report(self, path: Path) -> None:
+        self.report.setSearchPaths([str(path.parent)])
+        self.report.setSource(QUrl.fromLocalFile(str(path)))
+        self.reportShown.emit(str(path))
