@@ -9,11 +9,12 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QSplitter, QTableWidgetItem,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from core.pipelines import get_pipeline
 
+from ..widgets.tables import record_table
 from .core_task import CoreTask
 
 SHOWN_METRICS = ("val_miou", "val_map50_95", "val_map50", "val_accuracy", "val_f1", "val_loss")
@@ -31,14 +32,8 @@ class ModelsPanel(QWidget):
         super().__init__(parent)
         self.project = None
         self.task: CoreTask | None = None
-        self.table = QTableWidget(0, 6)
-        self.table.setObjectName("models")
-        self.table.setHorizontalHeaderLabels(["model", "pipeline", "architecture", "trained", "main metric", "job"])
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = record_table(["model", "pipeline", "architecture", "trained", "main metric", "job"], "models",
+                                  several=True)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip("accuracy on the validation images, parameters, FLOPs, latency")

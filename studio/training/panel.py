@@ -9,12 +9,12 @@ from collections import deque
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPlainTextEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QScrollArea, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.jobs.events import Event
 from core.pipelines import all_pipelines, get_pipeline
 
+from ..widgets.tables import record_table
 from .curves import CurvesWidget
 from .job_form import JobForm
 from .jobs import JobQueue
@@ -96,14 +96,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(self.start_button)
 
         # middle: the history
-        self.history = QTableWidget(0, 6)
-        self.history.setObjectName("history")
-        self.history.setHorizontalHeaderLabels(["job", "pipeline", "state", "epoch", "main metric", "note"])
-        self.history.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.history.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.history.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.history.verticalHeader().hide()
-        self.history.horizontalHeader().setStretchLastSection(True)
+        self.history = record_table(["job", "pipeline", "state", "epoch", "main metric", "note"], "history")
         self.history.itemSelectionChanged.connect(self._history_selected)
 
         # right: the shown job
