@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self.training_dock.raise_()
         self.models.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.training.modelRegistered.connect(lambda _: self.models.refresh())
+        self.models.current_image = lambda: self.viewer.image
+        self.models.predicted.connect(self._predictions_arrived)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self.help = HelpOverlay(self)
@@ -365,6 +367,12 @@ class MainWindow(QMainWindow):
             self.project.images.set_status(image.id, "in_progress")
         self.images.refresh_item(self.project, image.id)
         self.properties.show_selection(self.project, self.viewer.selected)
+
+    def _predictions_arrived(self, image_id: int, count: int) -> None:
+        if self.viewer.image is not None and self.viewer.image.id == image_id:
+            self._show_predictions(True)
+            self.viewer.reload_shapes()
+        self.statusBar().showMessage(f"{count} predictions on the image: dashed; Y accepts, H hides", 8000)
 
     def _hide_classes(self, hidden: set) -> None:
         self.viewer.set_hidden_classes(hidden)

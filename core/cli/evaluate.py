@@ -19,8 +19,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--overlays", type=int, default=3, help="validation images drawn with predictions per model")
 
+    p = sub.add_parser("predict", help="run a model on one image; its predictions become the image's prediction layer")
+    p.add_argument("dir")
+    p.add_argument("--model", type=int, required=True)
+    p.add_argument("--image", required=True, help="image id or name")
+    p.add_argument("--conf", type=float, default=0.25, help="lowest detection score kept (detection models)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
 
-COMMANDS = ("evaluate", "benchmark")
+
+COMMANDS = ("evaluate", "benchmark", "predict")
 
 
 def run(args) -> int | None:
@@ -30,6 +38,20 @@ def run(args) -> int | None:
     from ..progress import TqdmProgress
     from ..project import Project
 
+    if args.command == "predict":
+        from ..errors import TesseraError
+        from ..predict import predict_image
+
+        with Project.open(args.dir) as project:
+            image = project.images.by_name(args.image)
+            if image is None and args.image.isdigit():
+                image = project.images.get(int(args.image))
+            if image is None:
+                raise TesseraError(f"no image {args.image!r} in the project")
+            n = predict_image(project, args.model, image.id, args.conf, args.device)
+        print(json.dumps({"model": args.model, "image": image.id, "predictions": n}) if args.json
+              else f"{n} predictions of model {args.model} on {image.name} (press H in the studio to show or hide them)")
+        return 0
     if args.command == "benchmark":
         from ..errors import TesseraError
         from ..evaluate.report import build_report

@@ -27,6 +27,7 @@ def _number(value) -> str:
 class ModelsPanel(QWidget):
     message = Signal(str)
     reportShown = Signal(str)  # the report's path
+    predicted = Signal(int, int)  # image id, how many predictions it now holds
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -41,6 +42,11 @@ class ModelsPanel(QWidget):
         self.compare_button = QPushButton("Compare selected")
         self.compare_button.setToolTip("the benchmark report of the selected models, side by side")
         self.compare_button.clicked.connect(self.compare_selected)
+        self.predict_button = QPushButton("Predict on this image")
+        self.predict_button.setToolTip("run the selected model on the image in the viewer: its predictions become "
+                                       "the dashed prediction layer (H shows / hides it, Y accepts)")
+        self.predict_button.clicked.connect(lambda: self.predict_on(self.current_image()))
+        self.current_image = lambda: None  # the window tells which image is shown
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.report = QTextBrowser()
@@ -49,6 +55,7 @@ class ModelsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.predict_button)
         buttons.addStretch(1)
         left = QWidget()
         lay = QVBoxLayout(left)
@@ -114,6 +121,7 @@ class ModelsPanel(QWidget):
         n = len(self.selected_ids())
         self.evaluate_button.setEnabled(n == 1 and not busy)
         self.compare_button.setEnabled(n >= 1 and not busy)
+        self.predict_button.setEnabled(n == 1 and not busy)
 
     # -- evaluate / compare, in subprocesses ------------------------------------
     def evaluate_selected(self) -> None:
@@ -129,6 +137,20 @@ class ModelsPanel(QWidget):
             self._run(["benchmark", str(self.project.root), "--models", ",".join(map(str, ids)), "--out", str(out),
                        "--overlays", "2"], f"comparing models {', '.join(map(str, ids))}…",
                       lambda out_text: self.show_report(out / "report.html"))
+
+    def predict_on(self, image) -> None:
+        """The selected model on ``image`` (an image record), as a subprocess."""
+        ids = self.selected_ids()
+        if image is None or len(ids) != 1:
+            self.message.emit("select one model, and show an image in the viewer")
+            return
+        self._run(["predict", str(self.project.root), "--model", str(ids[0]), "--image", str(image.id), "--json"],
+                  f"model {ids[0]} on {image.name}…",
+                  lambda out: self._predicted(json.loads(out)))
+
+    def _predicted(self, result: dict) -> None:
+        self.status.setText(f"{result['predictions']} predictions of model {result['model']} on the image")
+        self.predicted.emit(int(result["image"]), int(result["predictions"]))
 
     def _run(self, args: list[str], what: str, on_success) -> None:
         self.status.setText(what)
@@ -146,7 +168,10 @@ class ModelsPanel(QWidget):
             self.message.emit(error)
             return
         self.status.setText("done")
-        on_success(out)
+        try:
+            on_success(out)
+        except (ValueError, KeyError) as exc:  # output that is not what the command promises
+            self.status.setText(f"<span style='color:#e0564c'>unexpected output: {exc}</span>")
         self.refresh()
 
     def _evaluated(self, out: str) -> None:

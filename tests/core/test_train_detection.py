@@ -51,6 +51,15 @@ def test_detection_trains_registers_and_oversamples_critical_images(det_project)
             n = sum(1 for line in train_list if line.endswith("/" + name))
             has = any(a.class_id in critical for a in project.annotations.for_image(image_id))
             assert n == (3 if has else 1), name
+        # its boxes on an image become that image's prediction layer (a model this young
+        # is unsure of everything: keep every score)
+        from core.predict import predict_image
+
+        image_id = next(iter(images.values()))
+        n = predict_image(project, model.id, image_id, conf=0.0)
+        boxes = project.annotations.for_image(image_id, source="model")
+        assert n == len(boxes) > 0 and all(b.kind == "box" and b.score is not None for b in boxes)
+        assert {b.class_id for b in boxes} <= {c["id"] for c in model.classes}
 
 
 def test_detection_stops_and_resumes_through_ultralytics(det_project):

@@ -167,3 +167,20 @@ def test_benchmark_report_compares_models(seg_project, trained, tmp_path):
         assert (tmp_path / "report" / name).stat().st_size > 1000 and name in html and name in md
     assert "mIoU" in md and evaluated.architecture in md
     assert html.count("<tr>") == 3  # header + two models
+
+
+def test_predictions_become_the_images_prediction_layer(seg_project, trained):
+    from core.predict import predict_image
+
+    _, final, _ = trained
+    with Project.open(seg_project) as project:
+        image = next(im for im in project.images.list() if project.masks.has(im.id))
+        truth = [a.id for a in project.annotations.for_image(image.id)]
+        n = predict_image(project, final.get("model"), image.id)
+        stored = project.annotations.for_image(image.id, source="model")
+        assert n == len(stored) > 0 and all(a.kind == "polygon" and a.geometry.is_valid for a in stored)
+        assert predict_image(project, final.get("model"), image.id) == n  # replaced, not added twice
+        assert len(project.annotations.for_image(image.id, source="model")) == n
+        assert [a.id for a in project.annotations.for_image(image.id)] == truth  # ground truth untouched
+        with pytest.raises(TesseraError, match="confidence"):
+            predict_image(project, final.get("model"), image.id, conf=2.0)

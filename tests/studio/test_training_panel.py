@@ -99,6 +99,18 @@ def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
     qtbot.waitUntil(lambda: bool(shown), timeout=180000)
     assert "mIoU" in models.report.toPlainText()
 
+    # the model's predictions on the shown image become the viewer's prediction layer
+    image = window.project.images.list()[0]
+    window.images.select(image.id)
+    arrived = []
+    models.predicted.connect(lambda image_id, n: arrived.append((image_id, n)))
+    models.predict_on(window.viewer.image)
+    qtbot.waitUntil(lambda: bool(arrived), timeout=120000)
+    stored = {a.id for a in window.project.annotations.for_image(image.id, source="model")}
+    assert arrived == [(image.id, len(stored))] and stored
+    window.viewer.settle()
+    assert stored <= window.viewer.shape_ids()
+
     # a job that fails in its worker shows its error in the history
     form = panel.new_job("segmentation")
     _fill(form, {**TINY, "epochs": "1", "weights_file": "/no/such/weights.pt"})

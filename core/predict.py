@@ -1,0 +1,83 @@
+"""A registered model run on one image: its detections (boxes) or its
+segmentation (one polygon per predicted region) stored as the image's
+prediction layer (annotations with ``source = 'model'``), replacing the
+previous predictions of that image in one transaction.  Ground truth is never
+touched."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import TesseraError
+from .project import Project
+from .project.annotations import NewAnnotation
+
+MAX_PIXELS = 64_000_000  # whole-image prediction; larger images are predicted through their tiles
+MIN_REGION_PX = 16  # predicted segmentation regions smaller than this are noise
+
+
+def _regions(labels: np.ndarray, classes: list[dict], image_id: int) -> list[NewAnnotation]:
+    import cv2
+    import shapely
+    from shapely.geometry import Polygon
+
+    out = []
+    for channel, cls in enumerate(classes):
+        mask = (labels == channel).astype(np.uint8)
+        if not mask.any():
+            continue
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            if cv2.contourArea(contour) < MIN_REGION_PX or len(contour) < 3:
+                continue
+            ring = cv2.approxPolyDP(contour, 1.0, True)[:, 0, :].astype(float)
+            if len(ring) < 3:
+                continue
+            poly = shapely.make_valid(Polygon(ring))
+            if poly.is_empty or poly.area < MIN_REGION_PX:
+                continue
+            if poly.geom_type != "Polygon":
+                parts = [g for g in getattr(poly, "geoms", []) if g.geom_type == "Polygon"]
+                if not parts:
+                    continue
+                poly = max(parts, key=lambda g: g.area)
+            out.append(NewAnnotation(image_id=image_id, geometry=poly, kind="polygon", class_id=cls["id"],
+                                     source="model"))
+    return out
+
+
+def predict_image(project: Project, model_id: int, image_id: int, conf: float = 0.25, device: str = "cpu") -> int:
+    """Store ``model_id``'s predictions for ``image_id``; returns how many."""
+    from .pipelines.reader import ProjectReader
+
+    model = project.jobs.model(model_id)
+    image = project.images.get(image_id)
+    if image.width * image.height > MAX_PIXELS:
+        raise TesseraError(f"{image.name} is {image.width}x{image.height}: too large to predict whole "
+                           f"(over {MAX_PIXELS // 1_000_000} MP); predict its tiles instead")
+    if not 0.0 <= conf <= 1.0:
+        raise TesseraError(f"confidence {conf} is out of range 0..1")
+    pixels = ProjectReader(str(project.root)).window(image_id, 0, 0, image.width, image.height)
+    if model.pipeline == "detection":
+        from shapely.geometry import box
+
+        from .pipelines.detection.infer import load_model, predict
+
+        net, state = load_model(model.path)
+        found = predict(net.to(device), pixels, state["image_size"], conf=conf, device=device)
+        classes = state["classes"]
+        new = [NewAnnotation(image_id=image_id, geometry=box(*map(float, b)), kind="box",
+                             class_id=classes[int(c)]["id"], source="model", score=float(s))
+               for b, s, c in zip(found["boxes"], found["scores"], found["classes"])
+               if b[2] > b[0] and b[3] > b[1]]
+    elif model.pipeline == "segmentation":
+        from .pipelines.segmentation.infer import load_model, predict
+
+        net, state = load_model(model.path)
+        new = _regions(predict(net.to(device), pixels, device), state["classes"], image_id)
+    else:
+        raise TesseraError(f"model {model_id} ({model.pipeline}) classifies crops; it draws nothing on an image")
+    with project.transaction():
+        old = [a.id for a in project.annotations.for_image(image_id, source="model")]
+        project.annotations.delete(old)
+        project.annotations.add_many(new)
+    return len(new)
