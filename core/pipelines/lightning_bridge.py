@@ -4,6 +4,8 @@ and a clean stop when the job is asked to stop."""
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 
 import lightning.pytorch as pl
@@ -27,6 +29,14 @@ class JobBridge(pl.Callback):
         self._t0 = time.monotonic()
         self._epoch_t0 = time.monotonic()
         self._start_batches: int | None = None  # batches already done when this process started
+        self._sigterm = signal.getsignal(signal.SIGTERM)  # the worker's: SIGTERM asks the job to stop
+
+    def on_train_start(self, trainer, pl_module):
+        # Lightning adds its own SIGTERM handler at fit start, which ends the fit
+        # with SIGTERMException (a failed job) at the end of the epoch; a job's
+        # SIGTERM means "finish the batch, save, stop" instead.
+        if callable(self._sigterm) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._sigterm)
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._epoch_t0 = time.monotonic()

@@ -147,6 +147,7 @@ class TrainingPanel(QWidget):
             self.queue.event.connect(self._on_event)
             self.queue.changed.connect(self.refresh_history)
             project.jobs.mark_vanished()  # jobs whose worker is gone are interrupted, resumable
+            self.queue.follow([j.id for j in project.jobs.list() if j.state in ("running", "stopping")])
         self.logs.clear()
         self.shown_job = None
         if self.pipelines.currentRow() < 0 and self.pipelines.count():
@@ -261,7 +262,14 @@ class TrainingPanel(QWidget):
 
     def stop_shown(self) -> None:
         if self.shown_job is not None and self.queue is not None:
-            self.queue.stop(self.shown_job)
+            from core.errors import TesseraError
+
+            try:
+                self.queue.stop(self.shown_job)
+            except TesseraError as exc:  # it ended meanwhile, or its process is gone
+                self.message.emit(str(exc))
+                self.refresh_history()
+                return
             self.message.emit(f"job {self.shown_job}: stopping after this batch (a checkpoint is saved)")
 
     def resume_shown(self) -> None:

@@ -85,6 +85,24 @@ def test_stop_through_stdin_then_resume(seg_project):
         assert list(project.jobs.history(job_id)) == [1, 2, 3] and stopped_at >= 1
 
 
+def test_sigterm_stops_the_job_cleanly(seg_project):
+    """``tessera stop`` sends SIGTERM: the job saves and ends ``stopped``, not
+    ``failed`` (Lightning's own SIGTERM handler would end the fit with an error)."""
+    from core.jobs.runner import stop_job
+
+    job_id = _job(seg_project, 50)
+    proc = JobProcess(seg_project, job_id).start()
+    for event in proc.events():
+        if event.type == "epoch":
+            with Project.open(seg_project) as project:
+                stop_job(project, job_id)
+            break
+    final = proc.run()
+    assert final.type == "stopped", final.data
+    with Project.open(seg_project) as project:
+        assert project.jobs.get(job_id).state == "stopped"
+
+
 def test_killed_worker_is_interrupted_and_resumes_with_continuous_history(seg_project):
     job_id = _job(seg_project, 3)
     proc = JobProcess(seg_project, job_id).start()

@@ -141,3 +141,42 @@ def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
     again.training.show_job(job_id)
     assert again.training.curves.points("train_loss") == 4 and again.training.curves.points("val_metric") == 4
     again.close()
+
+
+def test_a_job_started_elsewhere_is_followed_and_stopped(qtbot, demo_copy):
+    """A job running in a worker the studio did not start (a terminal, or the
+    studio before a restart) is found on opening: its epochs arrive, Stop
+    reaches it, and its end shows in the history."""
+    from core.jobs.runner import JobProcess, create_job
+    from studio.main_window import MainWindow
+
+    root = demo_copy.root
+    job_id = create_job(demo_copy, "segmentation", {**TINY, "epochs": "200"})
+    demo_copy.close()
+    process = JobProcess(root, job_id).start()
+    try:
+        from core.project import Project
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the worker has taken the job
+            with Project.open(root) as project:
+                if project.jobs.get(job_id).state == "running":
+                    break
+            time.sleep(0.2)
+        window = MainWindow(root)
+        qtbot.addWidget(window)
+        panel = window.training
+        qtbot.waitUntil(lambda: job_id in panel.queue.followed, timeout=60000)
+        panel.show_job(job_id)
+        qtbot.waitUntil(lambda: panel.curves.points("train_loss") >= 2, timeout=180000)
+        assert panel.stop_button.isEnabled() and not panel.resume_button.isEnabled()
+        panel.stop_shown()
+        qtbot.waitUntil(lambda: job_id not in panel.queue.followed, timeout=120000)
+        assert window.project.jobs.get(job_id).state == "stopped"
+        row = next(r for r in range(panel.history.rowCount()) if panel.history.item(r, 0).text() == str(job_id))
+        assert panel.history.item(row, 2).text() == "stopped"
+        qtbot.waitUntil(lambda: panel.resume_button.isEnabled(), timeout=10000)
+        window.close()
+    finally:
+        process.kill()
+        process.proc.wait()
