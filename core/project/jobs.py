@@ -117,6 +117,16 @@ class JobStore:
             out.setdefault(epoch, {})[name] = value
         return out
 
+    def last_epochs(self) -> dict[int, dict[str, float]]:
+        """Every job's metrics of its last recorded epoch, in one query (job lists)."""
+        out: dict[int, dict[str, float]] = {}
+        for job_id, name, value in self._p.conn.execute(
+                "SELECT m.job_id, m.name, m.value FROM metrics m JOIN "
+                "(SELECT job_id, max(epoch) AS epoch FROM metrics GROUP BY job_id) last "
+                "ON m.job_id = last.job_id AND m.epoch = last.epoch"):
+            out.setdefault(job_id, {})[name] = value
+        return out
+
     def truncate_history(self, job_id: int, after_epoch: int) -> None:
         """Drop metrics of epochs after ``after_epoch`` (they are re-run on resume)."""
         with self._p.transaction() as c:

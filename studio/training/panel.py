@@ -213,6 +213,7 @@ class TrainingPanel(QWidget):
         task = get_pipeline(job.pipeline).task
         self.curves.show_history(task, self.project.jobs.history(job_id))
         self.log.setPlainText("\n".join(self.logs.get(job_id, [])) or self._log_tail(job_id))
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())  # the newest lines
         self._show_state(job)
         for row in range(self.history.rowCount()):
             if self.history.item(row, 0).data(Qt.ItemDataRole.UserRole) == job_id:
@@ -334,14 +335,13 @@ class TrainingPanel(QWidget):
             self.history.setRowCount(0)
             return
         jobs = self.project.jobs.list()
+        lasts = self.project.jobs.last_epochs()
         queued = dict(self.queue.queued) if self.queue else {}
         self.history.blockSignals(True)
         self.history.setRowCount(len(jobs))
         for row, job in enumerate(reversed(jobs)):  # newest first
             spec = get_pipeline(job.pipeline)
-            hist = self.project.jobs.history(job.id)
-            last = hist[max(hist)] if hist else {}
-            metric = last.get(spec.main_metric)
+            metric = lasts.get(job.id, {}).get(spec.main_metric)
             state = "queued" if job.id in queued else job.state
             cells = [str(job.id), job.pipeline, state, f"{job.epoch}/{job.config.get('epochs', '?')}",
                      f"{spec.main_metric} {metric:.3f}" if isinstance(metric, (int, float)) else "",

@@ -194,3 +194,15 @@ def test_split_assignment_is_deterministic(project):
     first = {im.name: im.split for im in project.images.list()}
     assign_splits(project, (0.7, 0.15, 0.15), seed=3, reassign=True)
     assert {im.name: im.split for im in project.images.list()} == first
+
+
+def test_last_epochs_gives_each_jobs_latest_metrics(tmp_path):
+    from core.project import Project
+
+    with Project.init(tmp_path / "p") as project:
+        a = project.jobs.create("segmentation", {"epochs": 3})
+        b = project.jobs.create("segmentation", {"epochs": 3})
+        project.jobs.record_epoch(a, 1, {"val_miou": 0.1, "train_loss": 2.0})
+        project.jobs.record_epoch(a, 2, {"val_miou": 0.3, "train_loss": 1.0})
+        project.jobs.record_epoch(b, 1, {"val_miou": 0.2})
+        assert project.jobs.last_epochs() == {a: {"val_miou": 0.3, "train_loss": 1.0}, b: {"val_miou": 0.2}}
