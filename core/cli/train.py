@@ -29,13 +29,18 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("pipelines", help="the training pipelines and their parameters")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("pairs-preview", help="the pair sampling report of the training frames, before training")
+    p.add_argument("dir")
+    p.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("worker", help="run one job (how the app starts its workers)")
     p.add_argument("--project", required=True)
     p.add_argument("--job", type=int, required=True)
     p.add_argument("--resume", action="store_true")
 
 
-COMMANDS = ("train", "jobs", "stop", "pipelines", "worker")
+COMMANDS = ("train", "jobs", "stop", "pipelines", "worker", "pairs-preview")
 
 
 def run(args) -> int | None:
@@ -53,6 +58,17 @@ def run(args) -> int | None:
     if args.command == "train":
         return _train(args)
     with Project.open(args.dir) as project:
+        if args.command == "pairs-preview":
+            from ..pipelines import parse_assignments
+            from ..pipelines.pairs.frames import preview
+
+            report = preview(project, parse_assignments(args.values))
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                for key, value in report.items():
+                    print(f"{key:36s} {value:.3f}" if isinstance(value, float) else f"{key:36s} {value}")
+            return 0
         if args.command == "jobs":
             project.jobs.mark_vanished()
             jobs = project.jobs.list()

@@ -101,3 +101,18 @@ def test_training_commands_check_everything_before_work(tmp_path):
     assert json.loads(tessera("jobs", proj, "--json", check_rc=0).stdout) == []
     r = tessera("stop", proj, "3", check_rc=2)
     assert "no job 3" in r.stderr
+
+
+def test_pairs_preview_reports_sampling_before_training(tmp_path):
+    proj = tmp_path / "p"
+    tessera("demo", proj, "--kind", "pairs", check_rc=0)
+    report = json.loads(tessera("pairs-preview", proj, "--json", check_rc=0).stdout)
+    for key in ("frames", "pairs_all", "pairs_within_distance", "positives_all", "positives_within_distance",
+                "positives_sampled", "negatives_sampled", "stage2_class_counts"):
+        assert key in report, key
+    assert report["frames"] > 0 and report["pairs_within_distance"] < report["pairs_all"]
+    assert report["positives_within_distance"] <= report["positives_all"]
+    wider = json.loads(tessera("pairs-preview", proj, "--set", "distance_multiplier=50", "--json", check_rc=0).stdout)
+    assert wider["pairs_within_distance"] >= report["pairs_within_distance"]
+    r = tessera("pairs-preview", proj, "--set", "distance_multiplier=0", check_rc=2)
+    assert "out of range" in r.stderr and r.stderr.strip().count("\n") == 0

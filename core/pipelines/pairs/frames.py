@@ -1,0 +1,57 @@
+"""The project's panorama frames as :class:`~.sampling.Frame` objects: the
+persons (box annotations), their interacting pairs with labels, and their
+social groups, for the images of a split that hold any pair or group."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import TesseraError
+from ...project import Project
+from ..params import Param, validate
+from .sampling import Frame, sample
+
+# Declared once; the pair pipelines and `tessera pairs-preview` share them.
+SAMPLING_PARAMS = [
+    Param("distance_multiplier", "float", 3.0, min=0.1, max=100.0, group="data",
+          help="two persons are a candidate pair when their box centres are at most this many times the larger "
+               "of their two box widths apart horizontally (the short way round the panorama)"),
+    Param("use_group_sampling", "bool", True, group="data",
+          help="group presumption: inside a social group keep a connected subset of pairs, not all of them"),
+    Param("max_group_samples_ratio", "float", 1.0, min=0.1, max=10.0, group="data",
+          help="pairs kept per group of n: ceil(ratio x n), at least the n - 1 that keep it connected"),
+    Param("max_negatives_per_frame", "int", 5, min=0, max=10000, group="data",
+          help="non-interacting candidate pairs kept per frame, at most"),
+    Param("stage1_balance_ratio", "float", 1.0, min=0.01, max=100.0, group="data",
+          help="negatives per positive for stage 1 after the per-frame cap (sampled afresh each epoch)"),
+    Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed"),
+]
+
+
+def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
+    frames = []
+    for image in project.images.list():
+        if split is not None and image.split != split:
+            continue
+        pairs, groups = project.relations.pairs(image.id), project.relations.groups(image.id)
+        if not pairs and not groups:
+            continue
+        persons = [a for a in project.annotations.for_image(image.id) if a.kind == "box"]
+        index = {a.id: i for i, a in enumerate(persons)}
+        boxes = np.array([a.bbox for a in persons], dtype=np.float64).reshape(-1, 4)
+        interactions = {(index[p.a_id], index[p.b_id]): dict(p.labels) for p in pairs
+                        if p.a_id in index and p.b_id in index}
+        member_lists = [[index[m] for m in g.members if m in index] for g in groups]
+        frames.append(Frame(image.id, image.width, boxes, interactions, [m for m in member_lists if len(m) > 1]))
+    return frames
+
+
+def preview(project: Project, values: dict) -> dict:
+    """The sampling report of the training split, before any training."""
+    config = validate("pairs-preview", SAMPLING_PARAMS, values)
+    frames = load_frames(project, "train")
+    if not frames:
+        raise TesseraError("no training frames with persons in pairs or groups (import JRDB data, and give "
+                           "images the split 'train')")
+    return sample(frames, config["distance_multiplier"], config["use_group_sampling"],
+                  config["max_group_samples_ratio"], config["max_negatives_per_frame"],
+                  config["stage1_balance_ratio"], seed=config["seed"])["report"]
