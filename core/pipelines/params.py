@@ -79,6 +79,9 @@ class Param:
         return d
 
 
+SEED = Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed")
+
+
 def common_params(architectures: Sequence[str], default_architecture: str, image_size: int,
                   main_metric: str) -> list[Param]:
     """The parameters every training pipeline shares, with the defaults users know."""
@@ -102,7 +105,7 @@ def common_params(architectures: Sequence[str], default_architecture: str, image
               help="epochs of linear learning-rate warm-up"),
         Param("device", "str", "auto", group="advanced", pattern=r"auto|cpu|cuda(:\d+)?",
               help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
-        Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed"),
+        SEED,
         Param("save_every", "int", 10, min=1, max=10000, group="advanced",
               help="keep a numbered checkpoint every this many epochs"),
         Param("keep_last", "int", 3, min=1, max=1000, group="advanced",

@@ -7,10 +7,10 @@ import numpy as np
 
 from ...errors import TesseraError
 from ...project import Project
-from ..params import Param, validate
+from ..params import SEED, Param, validate
 from .sampling import Frame, sample
 
-# Declared once; the pair pipelines and `tessera pairs-preview` share them.
+# Declared once; the pair pipelines (with the common parameters) and `tessera pairs-preview` share them.
 SAMPLING_PARAMS = [
     Param("distance_multiplier", "float", 3.0, min=0.1, max=100.0, group="data",
           help="two persons are a candidate pair when their box centres are at most this many times the larger "
@@ -23,7 +23,6 @@ SAMPLING_PARAMS = [
           help="non-interacting candidate pairs kept per frame, at most"),
     Param("stage1_balance_ratio", "float", 1.0, min=0.01, max=100.0, group="data",
           help="negatives per positive for stage 1 after the per-frame cap (sampled afresh each epoch)"),
-    Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed"),
 ]
 
 
@@ -47,7 +46,7 @@ def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
 
 def preview(project: Project, values: dict) -> dict:
     """The sampling report of the training split, before any training."""
-    config = validate("pairs-preview", SAMPLING_PARAMS, values)
+    config = validate("pairs-preview", SAMPLING_PARAMS + [SEED], values)
     frames = load_frames(project, "train")
     if not frames:
         raise TesseraError("no training frames with persons in pairs or groups (import JRDB data, and give "
