@@ -27,6 +27,7 @@ from .widgets.minimap import Minimap
 from .widgets.properties import PropertiesPanel
 
 RECENT = 8
+LAYOUT = 2  # the dock layout's version: 2 added the Training and Models docks
 TOOLS = (("Select / move / edit vertices", "V", "pan"), ("Box", "B", "box"),
          ("Polygon (double-click or Enter closes)", "P", "polygon"), ("Point", "O", "point"),
          ("Brush on the label mask", "S", "brush"), ("Eraser on the label mask", "E", "eraser"),
@@ -88,6 +89,9 @@ class MainWindow(QMainWindow):
         if state.value("geometry"):
             self.restoreGeometry(state.value("geometry"))
             self.restoreState(state.value("state"))
+            if int(state.value("layout", 1)) < LAYOUT:  # saved before the Training / Models docks existed
+                self.tabifyDockWidget(self.training_dock, self.models_dock)
+                self.training_dock.raise_()
         if project_dir is not None:
             self.open_project(project_dir)
 
@@ -392,6 +396,7 @@ class MainWindow(QMainWindow):
         state = settings()
         state.setValue("geometry", self.saveGeometry())
         state.setValue("state", self.saveState())
+        state.setValue("layout", LAYOUT)
         self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
         self.models.shutdown()
         self.viewer.detach()
