@@ -33,7 +33,13 @@ def _make_people(rng: np.random.Generator, n_people: int) -> list[dict]:
     while sum(sizes) < n_people:
         sizes.append(int(rng.choice([1, 1, 2, 2, 3, 4])))
     for gi, size in enumerate(sizes):
-        centre = WIDTH - 30.0 if gi == 0 else float(rng.uniform(0, WIDTH))  # group 1 straddles the seam
+        if gi == 0:
+            centre = WIDTH - 30.0  # group 1 straddles the seam
+        elif rng.random() < 0.5:  # next to the previous group: near pairs that do not interact
+            last = people[-1]
+            centre = (last["x"] + float(rng.choice([-1, 1]) * rng.uniform(150, 260))) % WIDTH
+        else:
+            centre = float(rng.uniform(0, WIDTH))
         kind = INTERACTIONS[int(rng.integers(len(INTERACTIONS)))]
         depth = float(rng.uniform(0.6, 1.2))
         for k in range(size):

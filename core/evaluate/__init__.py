@@ -40,6 +40,14 @@ def evaluate_model(project: Project, model_id: int, progress: Progress | None = 
 
         result = evaluate_classification(project, model, items, progress, device)
         main = {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+    elif model.pipeline in ("pairs-stage1", "pairs-stage2"):
+        from ..pipelines.pairs.infer import load_profiled as load_model
+        from .pairs import evaluate_pairs
+
+        result = evaluate_pairs(project, model, progress, device)
+        result.pop("probabilities"), result.pop("targets")
+        main = {"accuracy": result["accuracy"], "f1": result["f1"]}
+        items = [[f] for f in {f["image_id"] for f in (config["snapshot"].get("val") or config["snapshot"]["train"])}]
     else:
         raise TesseraError(f"no evaluation for pipeline {model.pipeline!r} yet")
     out = {"model": model.id, "pipeline": model.pipeline, "architecture": model.architecture,

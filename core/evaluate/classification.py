@@ -44,4 +44,7 @@ def scores_from_confusion(cm: np.ndarray, names: list[str]) -> dict:
     present = cm.sum(1) > 0
     return {"accuracy": float(tp.sum() / max(1, cm.sum())),
             "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-            "per_class_f1": {n: float(v) for n, v in zip(names, f1)}}
+            "per_class_f1": {n: float(v) for n, v in zip(names, f1)},
+            "per_class_precision": {n: float(v) for n, v in zip(names, precision)},
+            "per_class_recall": {n: float(v) for n, v in zip(names, recall)},
+            "per_class_support": {n: int(v) for n, v in zip(names, cm.sum(1))}}

@@ -15,25 +15,59 @@ def _plt():
     return plt
 
 
-def training_curves(histories: dict[str, dict[int, dict]], metric: str, path: Path) -> Path:
-    """Loss (train and val) and ``metric`` (train and val) per epoch, one line per model."""
+def training_curves(histories: dict[str, dict[int, dict]], metric: str | list[str], path: Path) -> Path:
+    """Loss (train and val) and each of ``metric`` (train and val) per epoch,
+    one panel each, one line per model."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    fig, axes = plt.subplots(1, 1 + len(metrics), figsize=(5.5 * (1 + len(metrics)), 4))
+    panels = [("loss", axes[0])] + list(zip(metrics, axes[1:]))
     for label, history in histories.items():
         epochs = sorted(history)
-        for ax, names in ((axes[0], ("train_loss", "val_loss")), (axes[1], (f"train_{metric}", f"val_{metric}"))):
-            for name, style in zip(names, ("--", "-")):
-                ys = [history[e].get(name) for e in epochs]
+        for name, ax in panels:
+            for stage, style in (("train", "--"), ("val", "-")):
+                ys = [history[e].get(f"{stage}_{name}") for e in epochs]
                 if any(v is not None for v in ys):
                     ax.plot(epochs, [np.nan if v is None else v for v in ys], style, marker=".",
-                            label=f"{label} {name.split('_')[0]}")
+                            label=f"{label} {stage}")
     axes[0].set_title("loss (log scale)")
     axes[0].set_yscale("log")  # fresh networks' first validation losses dwarf the rest
-    axes[1].set_title(metric)
+    for name, ax in panels[1:]:
+        ax.set_title(name)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def probability_histograms(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path) -> Path:
+    """One panel per (title, predicted probabilities, is-this-class truth):
+    the probabilities of the samples that are of the class and of those that
+    are not, as two histograms."""
+    plt = _plt()
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax, (title, probs, truth) in zip(axes.flat, panels):
+        probs, truth = np.asarray(probs, dtype=float), np.asarray(truth, dtype=bool)
+        ax.hist(probs[~truth], bins=bins, alpha=0.6, color="#d62728", label=f"truly not ({int((~truth).sum())})")
+        ax.hist(probs[truth], bins=bins, alpha=0.6, color="#2ca02c", label=f"truly so ({int(truth.sum())})")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("predicted probability")
+        ax.set_ylabel("pairs")
         ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -14,8 +14,10 @@ from ..project import Project
 from . import evaluate_model, plots, validation_items
 
 MAIN = {"segmentation": ("miou", "mIoU"), "detection": ("map50_95", "mAP50-95"),
-        "classification": ("accuracy", "accuracy")}
-CURVE = {"segmentation": "miou", "detection": "map50_95", "classification": "accuracy"}
+        "classification": ("accuracy", "accuracy"), "pairs-stage1": ("f1", "F1 (interaction)"),
+        "pairs-stage2": ("f1", "macro F1 (types)")}
+CURVE = {"segmentation": "miou", "detection": "map50_95", "classification": "accuracy",
+         "pairs-stage1": ["accuracy", "f1"], "pairs-stage2": ["accuracy", "f1"]}
 
 
 def build_report(project: Project, model_ids: list[int], out: str | Path, device: str = "cpu",

@@ -50,18 +50,30 @@ class CheckpointPolicy:
         self.best = best
         self._on_saved = on_saved or (lambda *a: None)
         self._on_removed = on_removed or (lambda *a: None)
+        self._tracked: dict[str, tuple[str, str, float | None]] = {}
+
+    def track(self, name: str, metric: str, mode: str, best: float | None = None) -> None:
+        """Keep a further best checkpoint ``name`` by ``metric`` (``max`` or
+        ``min``), e.g. ``best_loss`` by ``val_loss``; ``best`` the value to beat."""
+        self._tracked[name] = (metric, mode, best)
 
     def path(self, name: str) -> Path:
         return self.folder / f"{name}{self.suffix}"
 
-    def improved(self, metric: float | None) -> bool:
+    def tracked(self) -> dict[str, tuple[str, str, float | None]]:
+        """``{name: (metric, mode, best value so far)}`` of the further best checkpoints."""
+        return dict(self._tracked)
+
+    def improved(self, metric: float | None, best: float | None = None, mode: str | None = None) -> bool:
+        best = self.best if mode is None else best
         if metric is None or (isinstance(metric, float) and math.isnan(metric)):
             return False
-        if self.best is None:
+        if best is None:
             return True
-        return metric > self.best if self.mode == "max" else metric < self.best
+        return metric > best if (mode or self.mode) == "max" else metric < best
 
-    def after_epoch(self, epoch: int, metric: float | None, save: Callable[[Path], None]) -> list[str]:
+    def after_epoch(self, epoch: int, metric: float | None, save: Callable[[Path], None],
+                    metrics: dict | None = None) -> list[str]:
         """Write what epoch ``epoch`` (1-based) calls for; returns the kinds written.
 
         The state is serialised once (``last``); ``best`` and the numbered copy
@@ -77,6 +89,12 @@ class CheckpointPolicy:
             self.best = metric
             self._write("best", epoch, metric, lambda p: _link_or_copy(last, p))
             written.append("best")
+        for name, (key, mode, best) in list(self._tracked.items()):
+            value = (metrics or {}).get(key)
+            if self.improved(value, best, mode):
+                self._tracked[name] = (key, mode, value)
+                self._write(name, epoch, value, lambda p: _link_or_copy(last, p))
+                written.append(name)
         return written
 
     def final(self, epoch: int, metric: float | None, save: Callable[[Path], None]) -> Path:

@@ -67,6 +67,13 @@ class JobContext:
         self.project.jobs.record_epoch(self.job_id, epoch, metrics)
         self.emitter.emit("epoch", epoch=epoch, epochs=self.config["epochs"], metrics=metrics)
 
+    def track_best(self, name: str, metric: str, mode: str) -> None:
+        """Also keep checkpoint ``name`` at the best ``metric`` so far (a resumed
+        job carries on from the best of its stored epochs)."""
+        values = [m[metric] for m in self.project.jobs.history(self.job_id).values() if m.get(metric) is not None]
+        best = (max(values) if mode == "max" else min(values)) if values else None
+        self.checkpoints.track(name, metric, mode, best)
+
     @property
     def last_checkpoint(self) -> Path | None:
         path = self.checkpoints.path("last")

@@ -33,7 +33,7 @@ def create_job(project: Project, pipeline: str, values: dict, from_model: int | 
     config = spec.validate(values)
     if config.get("from_model") is not None:
         model = project.jobs.model(config["from_model"])
-        if model.pipeline != pipeline:
+        if not spec.accepts_model_of(model.pipeline):
             raise TesseraError(f"model {model.id} was trained by pipeline {model.pipeline!r}; "
                                f"{pipeline!r} cannot start from it")
     if spec.check is not None:

@@ -74,7 +74,7 @@ class JobBridge(pl.Callback):
         metrics["epoch_seconds"] = round(time.monotonic() - self._epoch_t0, 3)
         self.ctx.epoch_end(epoch, metrics)
         self.ctx.checkpoints.after_epoch(epoch, metrics.get(self.main_metric),
-                                         lambda path: trainer.save_checkpoint(path))
+                                         lambda path: trainer.save_checkpoint(path), metrics)
 
 
 def fit(ctx: JobContext, module: pl.LightningModule, train_loader, val_loader, main_metric: str,

@@ -22,6 +22,10 @@ class PipelineSpec:
     mode: str  # "max" or "min"
     trainer: str  # "module:function" run by the worker with a JobContext
     check: Callable[[Any, dict], None] | None = None  # data checks before any work starts
+    start_from: tuple[str, ...] = ()  # other pipelines whose models from_model may name
+
+    def accepts_model_of(self, pipeline: str) -> bool:
+        return pipeline == self.name or pipeline in self.start_from
 
     def validate(self, values: dict) -> dict:
         return validate(self.name, self.params, values)
@@ -48,7 +52,7 @@ def register(spec: PipelineSpec) -> PipelineSpec:
 
 
 def _load() -> None:
-    from . import classification, detection, segmentation  # noqa: F401  (each registers itself)
+    from . import classification, detection, pairs, segmentation  # noqa: F401  (each registers itself)
 
 
 def all_pipelines() -> list[PipelineSpec]:

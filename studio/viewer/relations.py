@@ -9,6 +9,9 @@ from PySide6.QtWidgets import QGraphicsItemGroup, QGraphicsLineItem, QGraphicsRe
 from core.project.classes import default_color
 
 
+HUMAN_PAIR, PREDICTED_PAIR = "#ffe066", "#4dd0ff"
+
+
 def _pen(color: QColor, width: float, dashed: bool = False) -> QPen:
     pen = QPen(color, width)
     pen.setCosmetic(True)
@@ -62,12 +65,16 @@ def relation_items(project, image, boxes: dict[int, tuple]) -> QGraphicsItemGrou
         if pair.a_id not in boxes or pair.b_id not in boxes:
             continue
         segments = pair_segments(boxes[pair.a_id], boxes[pair.b_id], image.width, wraps)
+        predicted = pair.source == "model"  # a model's pair: dashed, in its own colour, with probabilities
+        colour = QColor(PREDICTED_PAIR if predicted else HUMAN_PAIR)
         for x1, y1, x2, y2 in segments:
             line = QGraphicsLineItem(QLineF(x1, y1, x2, y2))
-            line.setPen(_pen(QColor("#ffe066"), 2.0))
+            line.setPen(_pen(colour, 2.0, dashed=predicted))
             group.addToGroup(line)
-        label = QGraphicsSimpleTextItem(", ".join(sorted(pair.labels)))
-        label.setBrush(QColor("#ffe066"))
+        text = (", ".join(f"{k} {v:.2f}" for k, v in sorted(pair.labels.items())) if predicted
+                else ", ".join(sorted(pair.labels)))
+        label = QGraphicsSimpleTextItem(text)
+        label.setBrush(colour)
         x1, y1, x2, y2 = segments[0]
         label.setPos((x1 + x2) / 2, (y1 + y2) / 2 - 14)
         label.setFlag(label.GraphicsItemFlag.ItemIgnoresTransformations)

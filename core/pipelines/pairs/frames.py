@@ -31,7 +31,8 @@ def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
     for image in project.images.list():
         if split is not None and image.split != split:
             continue
-        pairs, groups = project.relations.pairs(image.id), project.relations.groups(image.id)
+        pairs = [p for p in project.relations.pairs(image.id) if p.source != "model"]  # never predictions
+        groups = project.relations.groups(image.id)
         if not pairs and not groups:
             continue
         persons = [a for a in project.annotations.for_image(image.id) if a.kind == "box"]
@@ -40,7 +41,8 @@ def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
         interactions = {(index[p.a_id], index[p.b_id]): dict(p.labels) for p in pairs
                         if p.a_id in index and p.b_id in index}
         member_lists = [[index[m] for m in g.members if m in index] for g in groups]
-        frames.append(Frame(image.id, image.width, boxes, interactions, [m for m in member_lists if len(m) > 1]))
+        frames.append(Frame(image.id, image.width, boxes, interactions, [m for m in member_lists if len(m) > 1],
+                            image.height))
     return frames
 
 

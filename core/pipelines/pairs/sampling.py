@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .geometry import wrapped_dx
+
 
 @dataclass
 class Frame:
@@ -23,6 +25,19 @@ class Frame:
     boxes: np.ndarray
     interactions: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
     groups: list[list[int]] = field(default_factory=list)
+    height: int = 0
+
+    def to_json(self) -> dict:
+        """Plain data for a job's snapshot (the pairs' labels as [i, j, labels])."""
+        return {"image_id": self.image_id, "width": self.width, "height": self.height,
+                "boxes": np.asarray(self.boxes, dtype=np.float64).round(2).tolist(),
+                "interactions": [[i, j, labels] for (i, j), labels in self.interactions.items()],
+                "groups": self.groups}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Frame":
+        return cls(data["image_id"], data["width"], np.asarray(data["boxes"], dtype=np.float64).reshape(-1, 4),
+                   {(i, j): labels for i, j, labels in data["interactions"]}, data["groups"], data.get("height", 0))
 
 
 def _key(i: int, j: int) -> tuple[int, int]:
@@ -36,8 +51,7 @@ def candidate_pairs(boxes: np.ndarray, width: float, distance_multiplier: float 
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     w = boxes[:, 2] - boxes[:, 0]
-    dx = np.abs(cx[:, None] - cx[None, :])
-    dx = np.minimum(dx, width - dx)  # across the seam
+    dx = wrapped_dx(cx[:, None], cx[None, :], width)  # across the seam
     limit = distance_multiplier * np.maximum(w[:, None], w[None, :])
     return np.argwhere(np.triu(dx <= limit, k=1))
 
@@ -158,3 +172,42 @@ def sample(frames: list[Frame], distance_multiplier: float = 3.0, use_group_samp
         "stage2_classes": names, "stage2_class_counts": {n: counts.get(n, 0) for n in names},
     })
     return {"report": out, "stage1": positives + negatives, "stage2": stage2}
+
+
+def class_balance(samples: list[tuple], strategy: str, rng: np.random.Generator) -> list[tuple]:
+    """Stage-2 samples (last element the class) balanced across classes:
+    ``oversample`` draws every class up to the largest class's count (each
+    sample at least once), ``undersample`` draws each down to the smallest,
+    ``none`` keeps them as they are."""
+    if strategy == "none" or not samples:
+        return list(samples)
+    by_class: dict[int, list[tuple]] = {}
+    for s in samples:
+        by_class.setdefault(s[-1], []).append(s)
+    sizes = [len(v) for v in by_class.values()]
+    target = max(sizes) if strategy == "oversample" else min(sizes)
+    out = []
+    for members in by_class.values():
+        if len(members) >= target:
+            out += [members[i] for i in sorted(rng.choice(len(members), target, replace=False))]
+        else:
+            out += members + [members[i] for i in rng.choice(len(members), target - len(members), replace=True)]
+    return out
+
+
+def evaluation_pairs(frames: list[Frame], distance_multiplier: float, stage: int,
+                     classes: list[str] | None = None, other_class: bool = False) -> list[tuple]:
+    """What a model is judged on: every candidate pair within the distance
+    limit (stage 1: interacting or not, no sampling), or every interacting
+    one with a class (stage 2), as (frame index, i, j, target)."""
+    out = []
+    for index, frame in enumerate(frames):
+        labels = {_key(*p): v for p, v in frame.interactions.items()}
+        for i, j in candidate_pairs(frame.boxes, frame.width, distance_multiplier).tolist():
+            if stage == 1:
+                out.append((index, i, j, int((i, j) in labels)))
+            elif (i, j) in labels:
+                cls = stage2_class(labels[(i, j)], classes or [], other_class)
+                if cls is not None:
+                    out.append((index, i, j, cls))
+    return out
