@@ -28,6 +28,7 @@ class JobBridge(pl.Callback):
         self.stopped = False
         self._t0 = time.monotonic()
         self._epoch_t0 = time.monotonic()
+        self._val_t0: float | None = None
         self._start_batches: int | None = None  # batches already done when this process started
         self._sigterm = signal.getsignal(signal.SIGTERM)  # the worker's: SIGTERM asks the job to stop
 
@@ -40,6 +41,11 @@ class JobBridge(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._epoch_t0 = time.monotonic()
+        self._val_t0 = None
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self._val_t0 = time.monotonic()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         total = trainer.num_training_batches
@@ -71,7 +77,10 @@ class JobBridge(pl.Callback):
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
         metrics = {k: v for k, v in metrics.items() if v is not None}
         metrics["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
-        metrics["epoch_seconds"] = round(time.monotonic() - self._epoch_t0, 3)
+        now = time.monotonic()
+        metrics["epoch_seconds"] = round(now - self._epoch_t0, 3)
+        # validation runs inside the epoch: the training part on its own
+        metrics["train_seconds"] = round((self._val_t0 or now) - self._epoch_t0, 3)
         self.ctx.epoch_end(epoch, metrics)
         self.ctx.checkpoints.after_epoch(epoch, metrics.get(self.main_metric),
                                          lambda path: trainer.save_checkpoint(path), metrics)
