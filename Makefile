@@ -64,6 +64,8 @@ screenshots: setup
 	  --set epochs=30 --set learning_rate=0.003 --set workers=0 --shot-epochs 8 \
 	  --screenshot docs/screenshots/training-run.png
 	$(SHOT) --training --screenshot docs/screenshots/training-history.png
+	$(SHOT) --train pairs-stage1 --set image_size=64 --set epochs=12 --set workers=0 --shot-epochs 5 \
+	  --screenshot docs/screenshots/pairs-training.png
 	@$(PY) -c "import sys; from core.project import Project; p = Project.open('$(DEMO)'); \
 	  sys.exit(len(p.jobs.models('segmentation')) < 2)" || for arch in unet fpn; do \
 	  $(VENV)/bin/tessera train $(DEMO) --pipeline segmentation --set architecture=$$arch --set encoder=resnet18 \

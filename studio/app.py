@@ -86,6 +86,9 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             if rounds[0] < 4 or (waiting and rounds[0] < 2000):  # tiles of every level; the epochs or report
                 QTimer.singleShot(300, grab)
                 return
+            if window.training.preview is not None:  # the pair sampling report, under the form
+                window.training.form_area.verticalScrollBar().setValue(window.training.preview.y())
+                app.processEvents()
             window.grab().save(screenshot)
             window.close()
 

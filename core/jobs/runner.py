@@ -31,6 +31,12 @@ def create_job(project: Project, pipeline: str, values: dict, from_model: int | 
     if from_model is not None:
         values = {**values, "from_model": from_model}
     config = spec.validate(values)
+    if spec.needs_model and config.get("from_model") is None:
+        first = spec.start_pipelines()[0]
+        ids = [m.id for m in project.jobs.models(first)]
+        known = (f"{first} models of this project: {', '.join(map(str, ids))}" if ids
+                 else f"this project has none yet: train {first} first")
+        raise TesseraError(f"{pipeline} starts from a finished {first} model: set from_model=ID ({known})")
     if config.get("from_model") is not None:
         model = project.jobs.model(config["from_model"])
         if not spec.accepts_model_of(model.pipeline):

@@ -23,9 +23,14 @@ class PipelineSpec:
     trainer: str  # "module:function" run by the worker with a JobContext
     check: Callable[[Any, dict], None] | None = None  # data checks before any work starts
     start_from: tuple[str, ...] = ()  # other pipelines whose models from_model may name
+    needs_model: bool = False  # from_model is required (a second stage)
 
     def accepts_model_of(self, pipeline: str) -> bool:
         return pipeline == self.name or pipeline in self.start_from
+
+    def start_pipelines(self) -> tuple[str, ...]:
+        """The pipelines whose models this one can start from (the first stage first)."""
+        return self.start_from + (self.name,) if self.needs_model else (self.name,) + self.start_from
 
     def validate(self, values: dict) -> dict:
         return validate(self.name, self.params, values)

@@ -33,15 +33,17 @@ class _Field:
 class JobForm(QWidget):
     """``values()`` gives the entered values as the command line would
     (strings); ``valid`` says whether every field passes its declaration;
-    ``validityChanged(bool)`` follows it."""
+    ``validityChanged(bool)`` follows it, ``changed`` fires on every edit."""
 
     validityChanged = Signal(bool)
+    changed = Signal()  # any value changed
 
     def __init__(self, spec: PipelineSpec, project, parent=None):
         super().__init__(parent)
         self.spec = spec
         self.fields: dict[str, _Field] = {}
         self._valid = True
+        self._architectures: dict[int, str] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel(f"<b>{spec.name}</b> — {spec.description}")
@@ -71,6 +73,8 @@ class JobForm(QWidget):
                 self.fields[param.name] = _Field(param, widget, read, error)
             layout.addWidget(box)
         layout.addStretch(1)
+        if spec.needs_model and "from_model" in self.fields:
+            self._model_chosen(self.fields["from_model"].widget.currentData())
         self.check()
 
     # -- editors -------------------------------------------------------------
@@ -83,12 +87,17 @@ class JobForm(QWidget):
             return box, box.currentText
         if param.name == "from_model":
             box = QComboBox()
-            box.addItem(NO_MODEL, None)
-            for model in project.jobs.models(self.spec.name):  # only this pipeline's models can be a start
-                metric = model.metrics.get(self.spec.main_metric)
-                shown = f" {self.spec.main_metric} {metric:.3f}" if isinstance(metric, (int, float)) else ""
-                box.addItem(f"model {model.id}: {model.architecture}{shown}", model.id)
-            box.currentIndexChanged.connect(self.check)
+            if not self.spec.needs_model:
+                box.addItem(NO_MODEL, None)
+            for pipeline in self.spec.start_pipelines():  # the models a job of this pipeline can start from
+                for model in project.jobs.models(pipeline):
+                    metric = model.metrics.get(self.spec.main_metric)
+                    shown = f" {self.spec.main_metric} {metric:.3f}" if isinstance(metric, (int, float)) else ""
+                    box.addItem(f"model {model.id}: {pipeline} {model.architecture}{shown}", model.id)
+                    self._architectures[model.id] = model.architecture
+            if self.spec.needs_model and box.count() == 0:
+                box.addItem(f"no {self.spec.start_pipelines()[0]} model yet: train that first", None)
+            box.currentIndexChanged.connect(lambda *_: self._model_chosen(box.currentData()))
             return box, lambda: _text(box.currentData())
         if param.type == "bool":
             check = QCheckBox()
@@ -106,6 +115,18 @@ class JobForm(QWidget):
             edit.setPlaceholderText(f"{param.min:g} … {param.max:g}")
         edit.textChanged.connect(self.check)
         return edit, edit.text
+
+    def _model_chosen(self, model_id) -> None:
+        """A start model fixes the backbone: the architecture follows it."""
+        architecture = self._architectures.get(model_id)
+        if architecture and "architecture" in self.fields:
+            self.set_value("architecture", architecture)
+        self.check()
+
+    def add_section(self, widget: QWidget) -> None:
+        """A further section under the parameter groups (e.g. the pair sampling preview)."""
+        layout = self.layout()
+        layout.insertWidget(layout.count() - 1, widget)
 
     # -- values ------------------------------------------------------------------
     def set_value(self, name: str, value) -> None:
@@ -137,6 +158,8 @@ class JobForm(QWidget):
                 f.param.convert(f.read(), self.spec.name)
             except ParamError as exc:
                 out[name] = str(exc).split(": ", 1)[-1]
+        if self.spec.needs_model and "from_model" in self.fields and not self.fields["from_model"].read():
+            out["from_model"] = f"a finished {self.spec.start_pipelines()[0]} model is required"
         return out
 
     @property
@@ -150,6 +173,7 @@ class JobForm(QWidget):
             f.error.setText(errors.get(name, ""))
             f.error.setVisible(name in errors)
         valid = not errors
+        self.changed.emit()
         if valid != self._valid:
             self._valid = valid
             self.validityChanged.emit(valid)

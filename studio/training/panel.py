@@ -17,6 +17,7 @@ from core.pipelines import all_pipelines, get_pipeline
 from ..widgets.tables import record_table
 from .curves import CurvesWidget
 from .job_form import JobForm
+from .sampling_preview import SamplingPreview
 from .jobs import JobQueue
 
 LOG_LINES = 500
@@ -63,6 +64,7 @@ class TrainingPanel(QWidget):
         self.project = None
         self.queue: JobQueue | None = None
         self.form: JobForm | None = None
+        self.preview: SamplingPreview | None = None
         self.shown_job: int | None = None
         self.logs: dict[int, deque] = {}
         self._creating: _CreateJob | None = None
@@ -161,6 +163,8 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """The studio closes: running jobs finish their batch, save and stop (resumable)."""
+        if self.preview is not None:
+            self.preview.shutdown()
         if self.queue is not None:
             self.queue.event.disconnect(self._on_event)  # the project is closing: nothing more to show
             self.queue.changed.disconnect(self.refresh_history)
@@ -177,7 +181,14 @@ class TrainingPanel(QWidget):
         item = self.pipelines.currentItem()
         if item is None or self.project is None:
             return None
-        self.form = JobForm(get_pipeline(item.data(Qt.ItemDataRole.UserRole)), self.project)
+        if self.preview is not None:
+            self.preview.shutdown()
+            self.preview = None
+        spec = get_pipeline(item.data(Qt.ItemDataRole.UserRole))
+        self.form = JobForm(spec, self.project)
+        if spec.task == "pairs":
+            self.preview = SamplingPreview(self.form, self.project.root)
+            self.form.add_section(self.preview)
         self.form.validityChanged.connect(self._update_buttons)
         self.form_area.setWidget(self.form)
         self.form_status.clear()

@@ -180,3 +180,33 @@ def test_a_job_started_elsewhere_is_followed_and_stopped(qtbot, demo_copy):
     finally:
         process.kill()
         process.proc.wait()
+
+
+def test_pair_forms_preview_the_sampling_and_need_a_stage1_model(window, qtbot):
+    from core.jobs.runner import JobProcess, create_job
+
+    panel = window.training
+    form = panel.new_job("pairs-stage2")
+    assert "pairs-stage1 model is required" in form.errors().get("from_model", "")
+    assert not panel.start_button.isEnabled()
+
+    form = panel.new_job("pairs-stage1")
+    preview = panel.preview
+    assert preview is not None and preview.parent() is not None
+    qtbot.waitUntil(lambda: preview.report is not None, timeout=30000)
+    wide = preview.report
+    assert wide["pairs_within_distance"] <= wide["pairs_all"] and "stage 2 types" in preview.text.text()
+    form.set_value("distance_multiplier", "1")
+    qtbot.waitUntil(lambda: preview.report is not None and preview.report is not wide
+                    and preview._asked == {"distance_multiplier": "1"}, timeout=30000)
+    assert preview.report["pairs_within_distance"] < wide["pairs_within_distance"]
+
+    root = window.project.root
+    job = create_job(window.project, "pairs-stage1", {"image_size": "32", "epochs": "1", "batch_size": "8",
+                                                      "workers": "0", "architecture": "resnet34"})
+    final = JobProcess(root, job).start().run()
+    assert final.type == "completed", final.data
+    form = panel.new_job("pairs-stage2")
+    assert form.values()["from_model"] == str(final.get("model"))
+    assert form.fields["architecture"].read() == "resnet34"  # the backbone follows the chosen model
+    assert form.valid and panel.start_button.isEnabled()

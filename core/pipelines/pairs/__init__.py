@@ -8,9 +8,9 @@ from dataclasses import replace
 from ...errors import TesseraError
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
-from .frames import SAMPLING_PARAMS, load_frames
+from .frames import CLASS_PARAMS, SAMPLING_PARAMS, load_frames, type_classes
 from .model import ARCHITECTURES
-from .sampling import sample, stage2_classes
+from .sampling import sample
 
 STAGE1, STAGE2 = "pairs-stage1", "pairs-stage2"
 
@@ -37,12 +37,9 @@ def _common(learning_rate: float) -> list[Param]:
     ]
 
 
-STAGE2_PARAMS = [
-    Param("stage2_classes", "str", "", group="data",
-          help="interaction types, comma-separated in priority order (a pair with several labels takes the "
-               "first one listed); empty = the five most frequent labels of the training frames"),
-    Param("other_class", "bool", False, group="data",
-          help="interacting pairs with none of the listed labels form an 'other' class (else they are left out)"),
+
+
+STAGE2_PARAMS = CLASS_PARAMS + [
     Param("stage2_balance_strategy", "str", "oversample", choices=("oversample", "undersample", "none"),
           group="data", help="balance the types each epoch: draw every type up to the largest, down to the "
                              "smallest, or keep the counts as they are"),
@@ -51,16 +48,6 @@ STAGE2_PARAMS = [
     Param("freeze_backbone", "bool", False, group="model",
           help="keep the stage-1 backbone and geometry encoder fixed; train only the type head"),
 ]
-
-
-def type_classes(frames, config: dict) -> list[str]:
-    """The stage-2 class names: the configured list or the five most frequent
-    labels, with ``other`` last when that class is on."""
-    given = [c.strip() for c in config.get("stage2_classes", "").split(",") if c.strip()]
-    names = given or stage2_classes(frames)
-    if len(set(names)) != len(names):
-        raise TesseraError(f"stage2_classes names a type twice: {config.get('stage2_classes')}")
-    return names + (["other"] if config.get("other_class") else [])
 
 
 def _frames(project, config: dict) -> dict:
@@ -100,11 +87,6 @@ def check_stage1(project, config: dict) -> dict:
 
 
 def check_stage2(project, config: dict) -> dict:
-    if config.get("from_model") is None:
-        ids = [m.id for m in project.jobs.models(STAGE1)]
-        known = (f"pairs-stage1 models of this project: {', '.join(map(str, ids))}" if ids
-                 else "this project has none yet: train pairs-stage1 first")
-        raise TesseraError(f"pairs-stage2 starts from a finished pairs-stage1 model: set from_model=ID ({known})")
     model = project.jobs.model(config["from_model"])
     if model.architecture != config["architecture"]:
         raise TesseraError(f"model {model.id} has a {model.architecture} backbone: set architecture="
@@ -140,4 +122,5 @@ register(PipelineSpec(
     trainer="core.pipelines.pairs.train:train",
     check=check_stage2,
     start_from=(STAGE1,),
+    needs_model=True,
 ))

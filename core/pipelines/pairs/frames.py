@@ -8,7 +8,7 @@ import numpy as np
 from ...errors import TesseraError
 from ...project import Project
 from ..params import SEED, Param, validate
-from .sampling import Frame, sample
+from .sampling import Frame, sample, stage2_classes
 
 # Declared once; the pair pipelines (with the common parameters) and `tessera pairs-preview` share them.
 SAMPLING_PARAMS = [
@@ -24,6 +24,25 @@ SAMPLING_PARAMS = [
     Param("stage1_balance_ratio", "float", 1.0, min=0.01, max=100.0, group="data",
           help="negatives per positive for stage 1 after the per-frame cap (sampled afresh each epoch)"),
 ]
+
+#: The stage-2 classes and how multi-label pairs collapse to one (stage 2 and the preview).
+CLASS_PARAMS = [
+    Param("stage2_classes", "str", "", group="data",
+          help="interaction types, comma-separated in priority order (a pair with several labels takes the "
+               "first one listed); empty = the five most frequent labels of the training frames"),
+    Param("other_class", "bool", False, group="data",
+          help="interacting pairs with none of the listed labels form an 'other' class (else they are left out)"),
+]
+
+
+def type_classes(frames, config: dict) -> list[str]:
+    """The stage-2 class names: the configured list or the five most frequent
+    labels, with ``other`` last when that class is on."""
+    given = [c.strip() for c in config.get("stage2_classes", "").split(",") if c.strip()]
+    names = given or stage2_classes(frames)
+    if len(set(names)) != len(names):
+        raise TesseraError(f"stage2_classes names a type twice: {config.get('stage2_classes')}")
+    return names + (["other"] if config.get("other_class") else [])
 
 
 def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
@@ -48,11 +67,14 @@ def load_frames(project: Project, split: str | None = "train") -> list[Frame]:
 
 def preview(project: Project, values: dict) -> dict:
     """The sampling report of the training split, before any training."""
-    config = validate("pairs-preview", SAMPLING_PARAMS + [SEED], values)
+    config = validate("pairs-preview", SAMPLING_PARAMS + CLASS_PARAMS + [SEED], values)
     frames = load_frames(project, "train")
     if not frames:
         raise TesseraError("no training frames with persons in pairs or groups (import JRDB data, and give "
                            "images the split 'train')")
+    names = type_classes(frames, config)
+    other = config["other_class"]
     return sample(frames, config["distance_multiplier"], config["use_group_sampling"],
                   config["max_group_samples_ratio"], config["max_negatives_per_frame"],
-                  config["stage1_balance_ratio"], seed=config["seed"])["report"]
+                  config["stage1_balance_ratio"], classes=names[:-1] if other else names, other_class=other,
+                  seed=config["seed"])["report"]
