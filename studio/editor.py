@@ -15,7 +15,7 @@ from core.project.annotations import NewAnnotation
 from core.project.mask_paint import flood_fill, stroke
 
 from .viewer import ImageViewer
-from .viewer.edits import (AcceptPredictions, AddPair, AddShape, AssignGroup, ChangeClass, DeleteShapes,
+from .viewer.edits import (AcceptPairs, AcceptPredictions, AddPair, AddShape, AssignGroup, ChangeClass, DeleteShapes,
                            EditGeometry, PaintMask)
 
 
@@ -133,15 +133,19 @@ class Editor(QObject):
 
     # -- predictions ---------------------------------------------------------------
     def accept_predictions(self) -> int:
-        """The selected predictions (all of the image's, when none is selected)
-        become annotations.  Returns how many."""
+        """The selected predictions (all of the image's, predicted pairs
+        included, when none is selected) become annotations.  Returns how many."""
         if self.image is None:
             return 0
         predicted = {a.id for a in self.project.annotations.for_image(self.image.id, source="model")}
         ids = sorted(predicted & self.viewer.selected) if predicted & self.viewer.selected else sorted(predicted)
         if ids:
             self._push(AcceptPredictions(self.project, ids, self._shapes_changed))
-        return len(ids)
+        pairs = [] if predicted & self.viewer.selected else [
+            p for p in self.project.relations.pairs(self.image.id) if p.source == "model"]
+        if pairs:
+            self._push(AcceptPairs(self.project, pairs, self._shapes_changed))
+        return len(ids) + len(pairs)
 
     # -- relations -------------------------------------------------------------------
     def link_pair(self, a_id: int, b_id: int, labels: list[str]) -> None:

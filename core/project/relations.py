@@ -62,6 +62,11 @@ class RelationStore:
         with self._p.transaction() as c:
             c.execute("UPDATE relations SET labels = ? WHERE id = ?", (json.dumps(labels), pair_id))
 
+    def set_pair(self, pair_id: int, labels: dict[str, float], source: str) -> None:
+        """A pair's labels and source at once (a model's pair accepted, or that undone)."""
+        with self._p.transaction() as c:
+            c.execute("UPDATE relations SET labels = ?, source = ? WHERE id = ?", (json.dumps(labels), source, pair_id))
+
     def delete_pairs(self, ids: Iterable[int]) -> None:
         with self._p.transaction() as c:
             c.executemany("DELETE FROM relations WHERE id = ?", [(i,) for i in ids])

@@ -119,6 +119,27 @@ class AcceptPredictions(QUndoCommand):
         self.on_change()
 
 
+class AcceptPairs(QUndoCommand):
+    """A model's predicted pairs become human pairs: each keeps its type as
+    a label, its probability becomes 1."""
+
+    def __init__(self, project, pairs: list, on_change):
+        super().__init__(f"accept {len(pairs)} predicted pair{'s' if len(pairs) != 1 else ''}")
+        self.project, self.pairs, self.on_change = project, list(pairs), on_change
+
+    def redo(self) -> None:
+        with self.project.transaction():
+            for pair in self.pairs:
+                self.project.relations.set_pair(pair.id, {k: 1.0 for k in pair.labels}, "human")
+        self.on_change()
+
+    def undo(self) -> None:
+        with self.project.transaction():
+            for pair in self.pairs:
+                self.project.relations.set_pair(pair.id, pair.labels, "model")
+        self.on_change()
+
+
 class AddPair(QUndoCommand):
     """Two persons linked as an interacting pair with interaction labels."""
 

@@ -48,8 +48,9 @@ def group_frames(boxes: list, width: int, wraps: bool) -> list[tuple[float, floa
     return [(0.0, y1, left_end + 8, y2), (right_start - 8, y1, float(width), y2)]
 
 
-def relation_items(project, image, boxes: dict[int, tuple]) -> QGraphicsItemGroup:
-    """Items for the pairs and groups of ``image`` whose members are in ``boxes``."""
+def relation_items(project, image, boxes: dict[int, tuple], predictions: bool = True) -> QGraphicsItemGroup:
+    """Items for the pairs and groups of ``image`` whose members are in
+    ``boxes``; a model's predicted pairs only when ``predictions``."""
     group = QGraphicsItemGroup()
     wraps = bool(image.meta.get("panorama"))
     for g in project.relations.groups(image.id):
@@ -62,7 +63,7 @@ def relation_items(project, image, boxes: dict[int, tuple]) -> QGraphicsItemGrou
             frame.setPen(_pen(color, 1.5, dashed=True))
             group.addToGroup(frame)
     for pair in project.relations.pairs(image.id):
-        if pair.a_id not in boxes or pair.b_id not in boxes:
+        if pair.a_id not in boxes or pair.b_id not in boxes or (pair.source == "model" and not predictions):
             continue
         segments = pair_segments(boxes[pair.a_id], boxes[pair.b_id], image.width, wraps)
         predicted = pair.source == "model"  # a model's pair: dashed, in its own colour, with probabilities

@@ -601,7 +601,7 @@ class ImageViewer(QGraphicsView):
         if not pairs and not groups:
             return
         boxes = {a.id: a.bbox for a in self.project.annotations.for_image(self.image.id) if a.kind == "box"}
-        self._relations = relation_items(self.project, self.image, boxes)
+        self._relations = relation_items(self.project, self.image, boxes, self.show_predictions)
         self.scene().addItem(self._relations)
 
     @property
@@ -640,6 +640,8 @@ class ImageViewer(QGraphicsView):
     def set_show_predictions(self, show: bool) -> None:
         self.show_predictions = show
         self._forget_shapes()
+        if self.image is not None:
+            self._add_relations()  # a model's pairs show and hide with its shapes
         self.schedule()
 
     def set_hidden_classes(self, hidden: set) -> None:

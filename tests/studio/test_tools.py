@@ -197,3 +197,22 @@ def test_import_and_export_dialogs_give_what_was_chosen(qtbot, tmp_path):
     export.format.setCurrentText("coco")
     export.out.setText(str(tmp_path))
     assert export.values() == {"fmt": "coco", "path": str(tmp_path)}
+
+
+def test_predicted_pairs_hide_with_the_predictions_and_are_accepted(window, qtbot):
+    project, viewer = window.project, window.viewer
+    image = _open(window, qtbot, lambda im: bool(im.meta.get("panorama")))
+    persons = [a.id for a in project.annotations.for_image(image.id) if a.kind == "box"]
+    human = viewer.relation_count
+    pair_id = project.relations.add_pair(image.id, persons[0], persons[-1], {"conversation": 0.83}, source="model")
+    viewer.reload_shapes()
+    assert viewer.relation_count > human
+    window._show_predictions(False)
+    assert viewer.relation_count == human
+    window._show_predictions(True)
+    window._accept_predictions()
+    accepted = next(p for p in project.relations.pairs(image.id) if p.id == pair_id)
+    assert accepted.source == "human" and accepted.labels == {"conversation": 1.0}
+    window.undo_stack.undo()
+    undone = next(p for p in project.relations.pairs(image.id) if p.id == pair_id)
+    assert undone.source == "model" and undone.labels == {"conversation": 0.83}
