@@ -172,7 +172,13 @@ CREATE TABLE exports (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# The queue keeps what each score is made of (per-class scores, doubtful boxes).
+_V2 = """
+ALTER TABLE queue ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX queue_rank ON queue(rank);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -37,6 +37,7 @@ class Project:
         from .images import ImageStore
         from .jobs import JobStore
         from .masks import MaskStore
+        from .queue import QueueStore
         from .relations import RelationStore
         from .tiles import TileStore
 
@@ -45,6 +46,7 @@ class Project:
         self.annotations = AnnotationStore(self)
         self.masks = MaskStore(self)
         self.relations = RelationStore(self)
+        self.queue = QueueStore(self)
         self.tiles = TileStore(self)
         self.jobs = JobStore(self)
 
