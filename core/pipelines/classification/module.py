@@ -7,6 +7,7 @@ import timm
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from ..accuracy_f1 import AccuracyF1
 from ..schedule import lightning_schedule
 
 
@@ -14,7 +15,7 @@ def build_network(architecture: str, classes: int) -> torch.nn.Module:
     return timm.create_model(architecture, pretrained=False, num_classes=classes)
 
 
-class ClassificationModule(pl.LightningModule):
+class ClassificationModule(AccuracyF1, pl.LightningModule):
     def __init__(self, architecture: str, class_names: list[str], learning_rate: float, scheduler: str,
                  warmup_epochs: int, epochs: int, mixup: float, label_smoothing: float,
                  class_weights: list[float] | None = None):
@@ -41,31 +42,14 @@ class ClassificationModule(pl.LightningModule):
         else:
             logits = self(x)
             loss = self.loss(logits, y)
-        self._update("train", logits, y, loss, x.shape[0])
-        if batch_idx == self.trainer.num_training_batches - 1:
-            self._epoch("train")  # before the job's recorder runs (see segmentation.module)
+        self._update("train", logits.argmax(1), y, loss)
+        self._train_batch_done(batch_idx)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self._update("val", logits, y, self.loss(logits, y), x.shape[0])
-
-    def _update(self, stage: str, logits, y, loss, n: int) -> None:
-        preds = logits.argmax(1)
-        self.acc[f"{stage}_"].update(preds, y)
-        self.f1[f"{stage}_"].update(preds, y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=n)
-
-    def _epoch(self, stage: str) -> None:
-        self.log(f"{stage}_accuracy", self.acc[f"{stage}_"].compute())
-        self.log(f"{stage}_f1", self.f1[f"{stage}_"].compute())
-        self.acc[f"{stage}_"].reset()
-        self.f1[f"{stage}_"].reset()
-
-    def on_validation_epoch_end(self):
-        if not self.trainer.sanity_checking:
-            self._epoch("val")
+        self._update("val", logits.argmax(1), y, self.loss(logits, y))
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate, weight_decay=0.05)

@@ -8,11 +8,12 @@ import lightning.pytorch as pl
 import torch
 from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, MulticlassAccuracy, MulticlassF1Score
 
+from ..accuracy_f1 import AccuracyF1
 from ..schedule import lightning_schedule
 from .model import PairNet
 
 
-class PairModule(pl.LightningModule):
+class PairModule(AccuracyF1, pl.LightningModule):
     def __init__(self, architecture: str, stage: int, type_names: list[str], learning_rate: float, scheduler: str,
                  warmup_epochs: int, epochs: int, class_weights: list[float] | None = None,
                  freeze_backbone: bool = False):
@@ -54,28 +55,12 @@ class PairModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         loss, preds, y = self._step(batch)
         self._update("train", preds, y, loss)
-        if batch_idx == self.trainer.num_training_batches - 1:
-            self._epoch("train")  # before the job's recorder runs (see segmentation.module)
+        self._train_batch_done(batch_idx)
         return loss
 
     def validation_step(self, batch, batch_idx):
         loss, preds, y = self._step(batch)
         self._update("val", preds, y, loss)
-
-    def _update(self, stage: str, preds, y, loss) -> None:
-        self.acc[f"{stage}_"].update(preds, y)
-        self.f1[f"{stage}_"].update(preds, y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=y.shape[0])
-
-    def _epoch(self, stage: str) -> None:
-        self.log(f"{stage}_accuracy", self.acc[f"{stage}_"].compute())
-        self.log(f"{stage}_f1", self.f1[f"{stage}_"].compute())
-        self.acc[f"{stage}_"].reset()
-        self.f1[f"{stage}_"].reset()
-
-    def on_validation_epoch_end(self):
-        if not self.trainer.sanity_checking:
-            self._epoch("val")
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
