@@ -77,7 +77,7 @@ def relation_items(project, image, boxes: dict[int, tuple], predictions: bool = 
         label = QGraphicsSimpleTextItem(text)
         label.setBrush(colour)
         x1, y1, x2, y2 = segments[0]
-        label.setPos((x1 + x2) / 2, (y1 + y2) / 2 - 14)
+        label.setPos((x1 + x2) / 2, (y1 + y2) / 2 + (4 if predicted else -14))  # a model's label under the line
         label.setFlag(label.GraphicsItemFlag.ItemIgnoresTransformations)
         group.addToGroup(label)
     group.setZValue(20)
