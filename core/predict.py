@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import TesseraError
+from .pipelines.pairs import PIPELINES as PAIR_PIPELINES
 from .project import Project
 from .project.annotations import NewAnnotation
 
@@ -74,7 +75,7 @@ def predict_image(project: Project, model_id: int, image_id: int, conf: float = 
 
         net, state = load_model(model.path)
         new = _regions(predict(net.to(device), pixels, device), state["classes"], image_id)
-    elif model.pipeline in ("pairs-stage1", "pairs-stage2"):
+    elif model.pipeline in PAIR_PIPELINES:
         return _predict_pairs(project, model, image_id, pixels, conf, device)
     else:
         raise TesseraError(f"model {model_id} ({model.pipeline}) classifies crops; it draws nothing on an image")
@@ -89,14 +90,14 @@ def _predict_pairs(project: Project, model, image_id: int, pixels: np.ndarray, c
     """Interacting pairs among the image's person boxes, stored as relations
     with ``source = 'model'`` (labels: the type with its probability for a
     stage-2 model, ``interaction`` with its probability for stage 1)."""
-    from .pipelines.pairs.infer import load_profiled, predict_pairs
+    from .pipelines.pairs.infer import load_model, predict_pairs
 
     persons = [a for a in project.annotations.for_image(image_id) if a.kind == "box"]
     if len(persons) < 2:
         raise TesseraError(f"{project.images.get(image_id).name} has fewer than two person boxes: no pairs to judge")
-    wrapper, state = load_profiled(model.path)
+    net, state = load_model(model.path)
     boxes = np.array([a.bbox for a in persons], dtype=np.float64)
-    found = [f for f in predict_pairs(wrapper.net, state, pixels, boxes, device) if f["interaction"] >= conf]
+    found = [f for f in predict_pairs(net, state, pixels, boxes, device) if f["interaction"] >= conf]
     with project.transaction():
         old = [p.id for p in project.relations.pairs(image_id) if p.source == "model"]
         project.relations.delete_pairs(old)

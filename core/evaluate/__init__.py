@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import TesseraError
 from ..progress import Progress
 from ..project import Project
+from ..pipelines.pairs import PIPELINES as PAIR_PIPELINES
 from .efficiency import profile
 
 
@@ -40,7 +41,7 @@ def evaluate_model(project: Project, model_id: int, progress: Progress | None = 
 
         result = evaluate_classification(project, model, items, progress, device)
         main = {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
-    elif model.pipeline in ("pairs-stage1", "pairs-stage2"):
+    elif model.pipeline in PAIR_PIPELINES:
         from ..pipelines.pairs.infer import load_profiled as load_model
         from .pairs import evaluate_pairs
 

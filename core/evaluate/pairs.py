@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..jobs.checkpoints import load_checkpoint
 from ..pipelines.pairs.data import PairCrops
+from ..pipelines.pairs.infer import load_model
 from ..pipelines.pairs.model import PairNet
 from ..pipelines.pairs.sampling import Frame, evaluation_pairs
 from ..progress import Progress, track
@@ -18,17 +18,6 @@ from . import plots
 from .classification import scores_from_confusion
 
 STAGE1_NAMES = ["no interaction", "interaction"]
-
-
-def load_model(path) -> tuple[PairNet, dict]:
-    state = load_checkpoint(path)
-    net = PairNet(state["architecture"], len(state["type_classes"]))
-    net.load_state_dict(state["state_dict"])
-    return net.eval(), state
-
-
-def stage_of(pipeline: str) -> int:
-    return 2 if pipeline.endswith("stage2") else 1
 
 
 @torch.inference_mode()

@@ -9,10 +9,14 @@ from ...errors import TesseraError
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
 from .frames import CLASS_PARAMS, SAMPLING_PARAMS, load_frames, type_classes
-from .model import ARCHITECTURES
 from .sampling import sample
 
 STAGE1, STAGE2 = "pairs-stage1", "pairs-stage2"
+PIPELINES = (STAGE1, STAGE2)
+#: Backbones (declared here, without torch; ``model.build_backbone`` makes them).
+TORCHVISION = ("resnet18", "resnet34", "resnet50")
+TIMM = ("convnext_atto", "efficientnet_b0", "mobilenetv3_large_100")
+ARCHITECTURES = TORCHVISION + TIMM
 
 
 def _common(learning_rate: float) -> list[Param]:

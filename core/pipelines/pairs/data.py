@@ -40,18 +40,12 @@ def pair_tensors(pixels: np.ndarray, a, b, size: int, width: float | None = None
 
 class _Frames(ProjectReader):
     """The project reader with the last decoded frames kept (each pair reads
-    three windows of the same frame)."""
+    three windows of the same frame; decoded pixels stay valid after a fork)."""
 
     @lru_cache(maxsize=16)
-    def _frame(self, image_id: int, pid: int) -> np.ndarray:
+    def frame(self, image_id: int) -> np.ndarray:
         image = self.project.images.get(image_id)
         return self.window(image_id, 0, 0, image.width, image.height)
-
-    def frame(self, image_id: int) -> np.ndarray:
-        import os
-
-        self.project  # noqa: B018 - reopen after a fork
-        return self._frame(image_id, os.getpid())
 
 
 class PairCrops(Dataset):
@@ -86,10 +80,9 @@ class EpochPairs(Sampler):
     the capped, balanced negatives; stage 2 the interacting pairs with a
     class, balanced by ``stage2_balance_strategy``."""
 
-    def __init__(self, frames: list[Frame], config: dict, stage: int, classes: list[str], other_class: bool,
-                 shuffle: bool = True):
+    def __init__(self, frames: list[Frame], config: dict, stage: int, classes: list[str], other_class: bool):
         self.frames, self.config, self.stage = frames, config, stage
-        self.classes, self.other_class, self.shuffle = classes, other_class, shuffle
+        self.classes, self.other_class = classes, other_class
         self.epoch = 0
         self._drawn: tuple[int, list] | None = None
 
@@ -109,8 +102,7 @@ class EpochPairs(Sampler):
             items = got["stage1"]
         else:
             items = class_balance(got["stage2"], cfg.get("stage2_balance_strategy", "none"), rng)
-        if self.shuffle:
-            items = [items[k] for k in rng.permutation(len(items))]
+        items = [items[k] for k in rng.permutation(len(items))]
         self._drawn = (epoch, items)
         return items
 

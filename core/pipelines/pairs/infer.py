@@ -4,15 +4,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...jobs.checkpoints import load_checkpoint
 from .data import pair_tensors
-from .model import OneInput
+from .model import OneInput, PairNet
 from .sampling import candidate_pairs
 
 
-def load_profiled(path):
-    """The model behind one image input (for the efficiency profile) and its state."""
-    from ...evaluate.pairs import load_model
+def load_model(path) -> tuple[PairNet, dict]:
+    """A registered pair model (weights only) and its state."""
+    state = load_checkpoint(path)
+    net = PairNet(state["architecture"], len(state["type_classes"]))
+    net.load_state_dict(state["state_dict"])
+    return net.eval(), state
 
+
+def load_profiled(path) -> tuple[OneInput, dict]:
+    """The model behind one image input (for the efficiency profile) and its state."""
     net, state = load_model(path)
     return OneInput(net).eval(), state
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import TORCHVISION
 from .geometry import FEATURES
-
-TORCHVISION = ("resnet18", "resnet34", "resnet50")
-TIMM = ("convnext_atto", "efficientnet_b0", "mobilenetv3_large_100")
-ARCHITECTURES = TORCHVISION + TIMM
 
 
 def build_backbone(architecture: str) -> tuple[nn.Module, int]:

@@ -39,7 +39,7 @@ def train(ctx: JobContext) -> TrainResult:
     from ...evaluate.pairs import evaluate_frames, write_run_files
 
     cfg = ctx.config
-    stage = 2 if ctx.pipeline.name.endswith("stage2") else 1
+    stage = 2 if ctx.pipeline.needs_model else 1  # stage 2 is the one that starts from a stage-1 model
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     root = str(ctx.project.root)
     names = list(cfg["type_classes"])
@@ -68,7 +68,6 @@ def train(ctx: JobContext) -> TrainResult:
         ctx.log(f"stage 2: {len(train_frames)} training frames, {len(sampler)} pairs per epoch after "
                 f"'{cfg['stage2_balance_strategy']}' balancing of {sum(report['stage2_class_counts'].values())} "
                 f"interacting pairs with a type; {len(val_keys)} validation pairs")
-    if stage == 2:
         ctx.log("types: " + ", ".join(f"{n} {report['stage2_class_counts'].get(n, 0)}" for n in names))
     for name, (metric, mode) in TRACKED.items():
         ctx.track_best(name, metric, mode)
