@@ -57,3 +57,37 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+PROGRESS_ENV = "TESSERA_PROGRESS"  # "json": progress as JSON lines on stderr (the studio follows those)
+
+
+class JsonLinesProgress:
+    """A ``Progress`` that writes ``{"v":1,"type":"progress",...}`` lines on
+    stderr, at most a few per second, for a parent process to follow."""
+
+    def __init__(self, stream=None, interval: float = 0.2):
+        self._stream, self._interval, self._last = stream or sys.stderr, interval, 0.0
+
+    def __call__(self, done: int, total: int | None, message: str = "") -> None:
+        import json
+        import time
+
+        now = time.monotonic()
+        if done not in (0, total) and now - self._last < self._interval:
+            return
+        self._last = now
+        self._stream.write(json.dumps({"v": 1, "type": "progress", "done": done, "total": total,
+                                       "message": message}) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        return None
+
+
+def cli_progress():
+    """The command line's progress: tqdm bars, or JSON lines when the studio
+    runs the command (``TESSERA_PROGRESS=json``)."""
+    import os
+
+    return JsonLinesProgress() if os.environ.get(PROGRESS_ENV) == "json" else TqdmProgress()

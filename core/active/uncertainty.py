@@ -71,6 +71,19 @@ def segmentation_score(probs, method: str, valid=None) -> dict:
     return {"score": float(per_pixel[mask].mean()), "per_class": per_class, "pixels": int(mask.sum())}
 
 
+def box_distribution(class_scores) -> np.ndarray:
+    """A YOLO box's per-class scores (independent sigmoids, (n, K)) as a
+    distribution over the K classes and "no object": the scores, scaled
+    down when they sum over 1, and the rest of the mass on no object.  A box
+    at 0.3 for one class is then as doubtful as a 0.3/0.7 guess; one at 0.5
+    for two classes is a tie between them."""
+    s = np.clip(np.asarray(class_scores, dtype=np.float64), 0.0, 1.0)
+    s = s.reshape(len(s), -1) if s.size else s.reshape(0, max(1, s.shape[-1] if s.ndim else 1))
+    total = s.sum(1, keepdims=True)
+    s = s / np.maximum(total, 1.0)
+    return np.concatenate([s, 1.0 - s.sum(1, keepdims=True)], 1)
+
+
 def detection_score(class_probs, confidences, method: str, aggregate: str = "max",
                     threshold: float = CONFIDENCE_THRESHOLD, empty_score: float = EMPTY_SCORE) -> dict:
     """One image's detections: ``class_probs`` (n, K) per box, ``confidences``

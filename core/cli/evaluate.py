@@ -35,7 +35,7 @@ def run(args) -> int | None:
     if args.command not in COMMANDS:
         return None
     from ..evaluate import evaluate_model
-    from ..progress import TqdmProgress
+    from ..progress import cli_progress
     from ..project import Project
 
     if args.command == "predict":
@@ -61,13 +61,13 @@ def run(args) -> int | None:
         except ValueError:
             raise TesseraError(f"--models takes model ids separated by commas, got {args.models!r}") from None
         with Project.open(args.dir) as project:
-            progress = TqdmProgress()
+            progress = cli_progress()
             path = build_report(project, ids, args.out, args.device, args.overlays, progress)
             progress.close()
         print(f"report: {path} (and report.md, report.json beside it)")
         return 0
     with Project.open(args.dir) as project:
-        progress = TqdmProgress()
+        progress = cli_progress()
         result = evaluate_model(project, args.model, progress, args.device, not args.no_efficiency)
         progress.close()
     if args.json:

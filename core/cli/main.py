@@ -81,16 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shot-epochs", type=int, default=0, help=argparse.SUPPRESS)  # screenshot after N epochs
     p.add_argument("--compare-newest", type=int, default=0, help=argparse.SUPPRESS)  # models panel comparison
 
-    from . import evaluate, train
+    from . import active, evaluate, train
     train.add_parsers(sub)
     evaluate.add_parsers(sub)
+    active.add_parsers(sub)
     return parser
 
 
 def _progress():
-    from ..progress import TqdmProgress
+    from ..progress import cli_progress
 
-    return TqdmProgress()
+    return cli_progress()
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -119,7 +120,7 @@ def _summary_text(s: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..project import Project
-    from . import evaluate, train
+    from . import active, evaluate, train
 
     if args.command == "gui":  # the GUI lives in studio/; core itself never imports Qt
         import importlib
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                     "compare_newest": args.compare_newest}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
                                                             args.select, args.shortcuts, training)
-    for module in (train, evaluate):
+    for module in (train, evaluate, active):
         handled = module.run(args)
         if handled is not None:
             return handled

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 
 from ..errors import TesseraError
 
@@ -17,6 +18,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--from-model", type=int, help="start from the weights of this model")
     p.add_argument("--resume", type=int, metavar="JOB", help="resume a stopped or interrupted job")
     p.add_argument("--json-events", action="store_true", help="print the worker's events as JSON lines")
+
+    p = sub.add_parser("mine", help="hard-negative mining: rounds of predict, collect false positives, retrain "
+                                    "(a detection-mining job)")
+    p.add_argument("dir")
+    p.add_argument("--model", type=int, required=True, help="the detection model to start from")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--conf", type=float, default=0.25, help="lowest prediction score that counts as a detection")
+    p.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other detection-mining parameter (round_epochs, negatives, image_size, ...)")
+    p.add_argument("--json-events", action="store_true")
 
     p = sub.add_parser("jobs", help="every job of a project with its state")
     p.add_argument("dir")
@@ -40,7 +51,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--resume", action="store_true")
 
 
-COMMANDS = ("train", "jobs", "stop", "pipelines", "worker", "pairs-preview")
+COMMANDS = ("train", "mine", "jobs", "stop", "pipelines", "worker", "pairs-preview")
 
 
 def run(args) -> int | None:
@@ -56,6 +67,10 @@ def run(args) -> int | None:
     from ..project import Project
 
     if args.command == "train":
+        return _train(args)
+    if args.command == "mine":
+        args.values = [f"rounds={args.rounds}", f"conf={args.conf}", *args.values]
+        args.pipeline, args.from_model, args.resume = "detection-mining", args.model, None
         return _train(args)
     with Project.open(args.dir) as project:
         if args.command == "pairs-preview":
@@ -156,6 +171,7 @@ def _train(args) -> int:
             bar.close()
     if final.type == "completed":
         print(f"job {job_id} completed: model {final.get('model')} ({final.get('path')})")
+        _print_mining(Path(args.dir), job_id)
         return 0
     if final.type == "stopped":
         print(f"job {job_id} stopped after epoch {final.get('epoch')}; resume with: "
@@ -163,6 +179,17 @@ def _train(args) -> int:
         return 0
     print(f"tessera: job {job_id} failed: {final.get('error')}", file=sys.stderr)
     return 1
+
+
+def _print_mining(root: Path, job_id: int) -> None:
+    path = root / "runs" / f"job-{job_id:04d}" / "mining_report.json"
+    if not path.is_file():
+        return
+    print("round  false positives  images  crops  val mAP50  val mAP50-95")
+    for r in json.loads(path.read_text()):
+        print(f"{str(r['round']):>5s}  {r['false_positives']:15d}  {r['images_with_false_positives']:6d}  "
+              f"{r.get('hard_negative_crops', ''):>5}  {r.get('val_map50', float('nan')):9.4f}  "
+              f"{r.get('val_map50_95', float('nan')):11.4f}")
 
 
 def _draw(bar, event) -> None:

@@ -69,14 +69,14 @@ def import_coco(project: Project, json_path: str | Path, images_dir: str | Path 
             import_image(project, file, name, report, split=split, source=f"coco:{json_path.name}",
                          annotate=lambda record: [
                              item for ann in by_image.get(img["id"], [])
-                             if (item := _annotation_from_coco(ann, record.id, record.width, record.height,
+                             if (item := annotation_from_coco(ann, record.id, record.width, record.height,
                                                                class_of, report, file)) is not None])
         except TesseraError as exc:
             report.skip(exc.path or name, exc.problem)
     return report
 
 
-def _annotation_from_coco(ann: dict, image_id: int, width: int, height: int, class_of: dict,
+def annotation_from_coco(ann: dict, image_id: int, width: int, height: int, class_of: dict,
                           report: Report, file: Path) -> NewAnnotation | None:
     where = f"{file.name} annotation {ann.get('id', '?')}"
     cat = ann.get("category_id")
@@ -155,7 +155,7 @@ def export_coco(project: Project, out: str | Path, progress: Progress | None = N
             _copy(image.file(project.root), out / "images" / image.name)
         report.images += 1
         for ann in project.annotations.for_image(image.id):
-            item = _annotation_to_coco(ann, image.height, image.width, cat_id, report, image.name)
+            item = annotation_to_coco(ann, image.height, image.width, cat_id, report, image.name)
             if item is not None:
                 item["id"] = len(doc["annotations"]) + 1
                 doc["annotations"].append(item)
@@ -164,7 +164,7 @@ def export_coco(project: Project, out: str | Path, progress: Progress | None = N
     return report
 
 
-def _annotation_to_coco(ann: Annotation, height: int, width: int, cat_id: dict, report: Report,
+def annotation_to_coco(ann: Annotation, height: int, width: int, cat_id: dict, report: Report,
                         name: str) -> dict | None:
     if ann.class_id is None:
         report.warn(name, f"annotation {ann.id} has no class; not exported")

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 
 from ..errors import TesseraError
 
-GROUPS = ("data", "model", "optimisation", "advanced")
+GROUPS = ("data", "model", "mining", "optimisation", "advanced")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 

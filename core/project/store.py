@@ -55,7 +55,7 @@ class Project:
     def init(cls, root: str | Path, name: str | None = None) -> "Project":
         """Create a project in ``root`` (made if missing).  An existing project
         there is opened, not overwritten."""
-        root = Path(root)
+        root = Path(root).resolve()
         if root.exists() and not root.is_dir():
             raise ProjectError("exists and is not a folder", root)
         root.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,10 @@ class Project:
 
     @classmethod
     def open(cls, root: str | Path) -> "Project":
-        root = Path(root)
+        # absolute: the paths a job stores (models, checkpoints) must not depend
+        # on the folder a command was started from (ultralytics also re-roots
+        # relative run folders under its own runs/)
+        root = Path(root).resolve()
         if not (root / DB_NAME).is_file():
             raise ProjectError(f"not a Tessera project (no {DB_NAME}); create one with 'tessera init'", root)
         for folder in FOLDERS:

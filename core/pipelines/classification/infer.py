@@ -20,6 +20,12 @@ def load_model(path: str):
 
 
 @torch.inference_mode()
-def predict_proba(net, crops: list[np.ndarray], size: int, device: str = "cpu") -> np.ndarray:
+def predict_proba(net, crops: list[np.ndarray], size: int, device: str = "cpu", embedding: list | None = None
+                  ) -> np.ndarray:
+    """Class probabilities (n, K); a list passed as ``embedding`` receives
+    the pre-logit features (n, D) for diversity selection."""
     x = torch.stack([to_input(c, size) for c in crops]).to(device)
-    return torch.softmax(net(x).float(), 1).cpu().numpy()
+    features = net.forward_head(net.forward_features(x), pre_logits=True)
+    if embedding is not None:
+        embedding.append(features.float().cpu().numpy())
+    return torch.softmax(net.get_classifier()(features).float(), 1).cpu().numpy()

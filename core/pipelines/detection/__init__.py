@@ -57,3 +57,43 @@ SPEC = register(PipelineSpec(
     trainer="core.pipelines.detection.train:train",
     check=check,
 ))
+
+
+def check_mining(project, config: dict) -> dict:
+    """The detection checks, then the model's classes and architecture (the
+    rounds retrain that model) and the job's epoch count over all rounds."""
+    model = project.jobs.model(config["from_model"])
+    extra = check(project, {**config, "architecture": model.architecture})
+    known = {c["id"] for c in model.classes}
+    extra["classes"] = [c for c in model.classes if c["id"] in known]
+    extra["snapshot"]["train"] = [item for item in extra["snapshot"]["train"]
+                                  if project.annotations.classes_used([item[0]], SHAPES) & known
+                                  or not project.annotations.for_image(item[0])]
+    return {**extra, "architecture": model.architecture, "epochs": config["rounds"] * config["round_epochs"]}
+
+
+_OWN = {"epochs", "weights_file"}
+MINING = register(PipelineSpec(
+    name="detection-mining",
+    description="Hard-negative mining: predict on the training images, add the false positives as hard negatives, "
+                "retrain from the model; repeated for several rounds",
+    task="detection",
+    params=[p for p in SPEC.params if p.name not in _OWN] + [
+        Param("rounds", "int", 3, min=1, max=20, group="mining",
+              help="rounds of predict, collect false positives, retrain"),
+        Param("round_epochs", "int", 10, min=1, max=1000, group="mining", help="training epochs in each round"),
+        Param("conf", "float", 0.25, min=0.0, max=1.0, group="mining",
+              help="lowest prediction score that counts as a detection"),
+        Param("match_iou", "float", 0.5, min=0.05, max=0.95, group="mining",
+              help="a prediction matching an annotation of its class at this IoU is not a false positive"),
+        Param("negatives", "str", "both", choices=("crops", "images", "both"), group="mining",
+              help="crops: windows around false positives that touch no annotation, as images with nothing "
+                   "to find; images: the images holding false positives once more; both"),
+    ],
+    main_metric="val_map50_95",
+    mode="max",
+    trainer="core.pipelines.detection.mining:train",
+    check=check_mining,
+    start_from=("detection",),
+    needs_model=True,
+))

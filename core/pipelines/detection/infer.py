@@ -33,21 +33,43 @@ def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[i
     return out, scale, (left, top)
 
 
+def embedding_layer(net) -> torch.nn.Module:
+    """The last backbone layer (SPPF in the YOLO family): its pooled output
+    is the image's embedding for diversity selection."""
+    layers = list(net.model)
+    return next((m for m in layers if type(m).__name__ in ("SPPF", "SPPELAN")), layers[len(layers) // 2])
+
+
 @torch.inference_mode()
 def predict(net, pixels: np.ndarray, size: int, conf: float = 0.001, iou: float = 0.7, max_det: int = MAX_DETECTIONS,
-            device: str = "cpu") -> dict[str, np.ndarray]:
-    """``{"boxes": (n, 4) x1 y1 x2 y2, "scores": (n,), "classes": (n,) channel index}``."""
+            device: str = "cpu", details: bool = False) -> dict[str, np.ndarray]:
+    """``{"boxes": (n, 4) x1 y1 x2 y2, "scores": (n,), "classes": (n,) channel index}``;
+    with ``details`` also ``"class_scores"`` (n, K): every class's score for
+    each kept box, and ``"embedding"``: the pooled backbone features."""
     from ultralytics.utils.nms import non_max_suppression
 
     boxed, scale, (left, top) = letterbox(pixels, size)
     x = torch.from_numpy(boxed).permute(2, 0, 1).float()[None].to(device) / 255.0
-    out = net(x)
+    pooled = []
+    hook = (embedding_layer(net).register_forward_hook(lambda m, i, o: pooled.append(o.mean((2, 3))[0]))
+            if details else None)
+    try:
+        out = net(x)
+    finally:
+        if hook is not None:
+            hook.remove()
     out = out[0] if isinstance(out, (list, tuple)) else out
-    det = non_max_suppression(out, conf_thres=conf, iou_thres=iou, max_det=max_det)[0].cpu().numpy()
+    kept, keep = non_max_suppression(out, conf_thres=conf, iou_thres=iou, max_det=max_det, return_idxs=True)
+    det = kept[0].cpu().numpy()
+    extra = {}
+    if details:
+        nc = len(net.names) if getattr(net, "names", None) else out.shape[1] - 4
+        extra = {"class_scores": out[0, 4:4 + nc, keep[0].reshape(-1).long().to(out.device)].transpose(0, 1).float().cpu().numpy().reshape(len(det), nc),
+                 "embedding": pooled[0].float().cpu().numpy()}
     boxes = det[:, :4].copy()
     boxes[:, [0, 2]] = (boxes[:, [0, 2]] - left) / scale
     boxes[:, [1, 3]] = (boxes[:, [1, 3]] - top) / scale
     h, w = pixels.shape[:2]
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-    return {"boxes": boxes, "scores": det[:, 4], "classes": det[:, 5].astype(int)}
+    return {"boxes": boxes, "scores": det[:, 4], "classes": det[:, 5].astype(int), **extra}

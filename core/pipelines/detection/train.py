@@ -49,11 +49,12 @@ def write_snapshot(ctx: JobContext) -> Path:
     return out / "data.yaml"
 
 
-class _Bridge:
+class Bridge:
     """ultralytics callbacks -> job events, stored epochs, checkpoints, stop."""
 
-    def __init__(self, ctx: JobContext):
+    def __init__(self, ctx: JobContext, offset: int = 0):
         self.ctx = ctx
+        self.offset = offset  # epochs of the job before this ultralytics run (mining rounds)
         self.in_loop = False
         self.stopped = False
         self.final_metrics: dict = {}
@@ -67,16 +68,17 @@ class _Bridge:
         nb = len(trainer.train_loader)
         batch = getattr(trainer, "_tessera_batch", 0) + 1
         trainer._tessera_batch = batch % nb
-        done = trainer.epoch * nb + batch
+        done = (self.offset + trainer.epoch) * nb + batch
         if self._start is None:
             self._start = done - 1
         if self.ctx.progress_due():  # reading the loss waits for the GPU: only when it is shown
             rate = (done - self._start) / max(1e-6, time.monotonic() - self._t0)
-            total = trainer.epochs * nb
+            epochs = self.ctx.config["epochs"]
+            total = epochs * nb
             tloss = trainer.tloss
             values = list(tloss.values()) if isinstance(tloss, dict) else ([tloss.sum()] if tloss is not None else [])
             loss = float(sum(float(v) for v in values)) if values else None
-            self.ctx.progress(epoch=trainer.epoch + 1, epochs=trainer.epochs, batch=batch, batches=nb, loss=loss,
+            self.ctx.progress(epoch=self.offset + trainer.epoch + 1, epochs=epochs, batch=batch, batches=nb, loss=loss,
                               fraction=done / max(1, total), eta_s=(total - done) / rate if rate > 0 else None)
         if self.ctx.should_stop and not self.stopped:
             self.stopped = True
@@ -93,19 +95,33 @@ class _Bridge:
             self.final_metrics = metrics
             return
         self.in_loop = False
-        epoch = trainer.epoch + 1
+        epoch = self.offset + trainer.epoch + 1
         losses = trainer.label_loss_items(trainer.tloss, prefix="train")
         metrics.update({k.replace("train/", "train_"): float(v) for k, v in losses.items()})
         metrics["train_loss"] = sum(v for k, v in metrics.items() if k in ("train_box_loss", "train_cls_loss", "train_dfl_loss"))
         metrics["val_loss"] = sum(v for k, v in metrics.items() if k in ("val_box_loss", "val_cls_loss", "val_dfl_loss"))
         metrics["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
         metrics["epoch_seconds"] = round(time.monotonic() - getattr(self, "_epoch_t0", self._t0), 3)
+        metrics.update(critical_recall(trainer, self.ctx.config["classes"]))
         metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
         self.ctx.epoch_end(epoch, metrics)
         last = Path(trainer.last)
         if last.is_file():
             self.ctx.checkpoints.after_epoch(epoch, metrics.get("val_map50_95"),
                                              lambda path: shutil.copyfile(last, path))
+
+
+def critical_recall(trainer, classes: list[dict]) -> dict[str, float]:
+    """This epoch's validation recall of each critical class that the
+    validation images hold (``val_recall_NAME``), and their mean
+    (``val_critical_recall``)."""
+    box = getattr(getattr(trainer.validator, "metrics", None), "box", None)
+    index = [int(c) for c in getattr(box, "ap_class_index", [])]
+    out = {f"val_recall_{cls['name']}": float(box.r[index.index(c)])
+           for c, cls in enumerate(classes) if cls.get("critical") and c in index}
+    if out:
+        out["val_critical_recall"] = sum(out.values()) / len(out)
+    return out
 
 
 def train(ctx: JobContext) -> TrainResult:
@@ -118,14 +134,14 @@ def train(ctx: JobContext) -> TrainResult:
     # optimizer and epoch when a run ends or is stopped, and "resuming" such a
     # file silently starts a new default run elsewhere.
     resume_from = ctx.last_checkpoint if ctx.resume else None
-    bridge = _Bridge(ctx)
+    bridge = Bridge(ctx)
     device = ultralytics_device(cfg["device"])
     if resume_from is not None:
         done = ctx.last_checkpoint_epoch
         ctx.project.jobs.truncate_history(ctx.job_id, done)
         ctx.log(f"resuming after epoch {done}")
         model = YOLO(str(resume_from))
-        _add_callbacks(model, bridge)
+        add_callbacks(model, bridge)
         # ultralytics replaces the checkpoint's data with its default (coco8, a
         # download) unless the data is named again.
         model.train(resume=True, data=str(ctx.run_dir / "dataset" / "data.yaml"), device=device)
@@ -135,17 +151,14 @@ def train(ctx: JobContext) -> TrainResult:
             ctx.log("no checkpoint yet: starting over")
         data = write_snapshot(ctx)
         model = YOLO(f"{cfg['architecture']}.yaml", task="detect")
-        load_start_weights(ctx, model.model, describe(cfg))
-        _add_callbacks(model, bridge)
+        from ultralytics.nn.tasks import DetectionModel
+
+        start = DetectionModel(f"{cfg['architecture']}.yaml", nc=len(cfg["classes"]), verbose=False)
+        pretrained = start_checkpoint(ctx, start) if load_start_weights(ctx, start, describe(cfg)) else None
+        add_callbacks(model, bridge)
         ctx.log(f"training {cfg['architecture']} on {len(cfg['snapshot']['train'])} images, "
                 f"{len(cfg['classes'])} classes, device {device}")
-        model.train(data=str(data), epochs=cfg["epochs"], batch=cfg["batch_size"], imgsz=cfg["image_size"],
-                    optimizer="AdamW", lr0=cfg["learning_rate"], lrf=0.01, cos_lr=cfg["scheduler"] == "cosine",
-                    warmup_epochs=cfg["warmup_epochs"], device=device, seed=cfg["seed"], deterministic=False,
-                    workers=cfg["workers"], amp=cfg["amp"], save_period=-1, plots=False, verbose=False,
-                    multi_scale=cfg["multi_scale"], mosaic=cfg["mosaic"], close_mosaic=cfg["close_mosaic"],
-                    patience=cfg["patience"], project=str(ctx.run_dir), name="ultralytics", exist_ok=True,
-                    pretrained=False, val=True)
+        fit(ctx, model, data, cfg["epochs"], device, pretrained=pretrained)
     epochs_done = ctx.epochs_done
     history = ctx.project.jobs.history(ctx.job_id)
     last_metrics = history.get(epochs_done, {})
@@ -158,6 +171,29 @@ def train(ctx: JobContext) -> TrainResult:
                                   lambda path: torch.save(export_state(source, cfg), path))
     metrics = {**last_metrics, **{f"best_{k}": v for k, v in bridge.final_metrics.items()}}
     return TrainResult(final, cfg["architecture"], cfg["classes"], metrics, epochs_done)
+
+
+def start_checkpoint(ctx: JobContext, net) -> Path:
+    """ultralytics' trainer builds its own network from the YAML when it
+    starts, and takes start weights only from a checkpoint file passed as
+    ``pretrained`` (the tensors whose names and shapes fit): ``net`` as one."""
+    path = ctx.run_dir / "start_weights.pt"
+    torch.save({"model": net}, path)
+    return path
+
+
+def fit(ctx: JobContext, model, data: Path, epochs: int, device, name: str = "ultralytics",
+        pretrained: Path | None = None) -> None:
+    """ultralytics' trainer with the job's settings, its run in ``run_dir/name``,
+    starting from the network in ``pretrained`` (else fresh)."""
+    cfg = ctx.config
+    model.train(data=str(data), epochs=epochs, batch=cfg["batch_size"], imgsz=cfg["image_size"],
+                optimizer="AdamW", lr0=cfg["learning_rate"], lrf=0.01, cos_lr=cfg["scheduler"] == "cosine",
+                warmup_epochs=cfg["warmup_epochs"], device=device, seed=cfg["seed"], deterministic=False,
+                workers=cfg["workers"], amp=cfg["amp"], save_period=-1, plots=False, verbose=False,
+                multi_scale=cfg["multi_scale"], mosaic=cfg["mosaic"], close_mosaic=cfg["close_mosaic"],
+                patience=cfg["patience"], project=str(ctx.run_dir), name=name, exist_ok=True,
+                pretrained=str(pretrained) if pretrained else False, val=True)
 
 
 def export_state(ultralytics_checkpoint: Path, cfg: dict) -> dict:
@@ -184,6 +220,6 @@ def build_model(state: dict):
     return model.eval()
 
 
-def _add_callbacks(model, bridge: _Bridge) -> None:
+def add_callbacks(model, bridge: Bridge) -> None:
     for name in ("on_train_epoch_start", "on_train_batch_end", "on_train_epoch_end", "on_fit_epoch_end"):
         model.add_callback(name, getattr(bridge, name))

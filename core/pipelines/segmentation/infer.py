@@ -27,13 +27,23 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_logits(net, pixels: np.ndarray, device: str = "cpu") -> torch.Tensor:
-    """Class scores (C, H, W) for an RGB window of any size (padded to stride 32)."""
+def predict_logits(net, pixels: np.ndarray, device: str = "cpu", embedding: list | None = None) -> torch.Tensor:
+    """Class scores (C, H, W) for an RGB window of any size (padded to stride
+    32).  A list passed as ``embedding`` receives the encoder's deepest
+    features, pooled (the image's embedding for diversity selection)."""
     x = to_tensor(pixels)[None].to(device)
     h, w = x.shape[-2:]
     ph, pw = -(-h // 32) * 32 - h, -(-w // 32) * 32 - w
     x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
-    return net(x)[0, :, :h, :w].float().cpu()
+    hook = None
+    if embedding is not None:
+        hook = net.encoder.register_forward_hook(
+            lambda m, i, o: embedding.append(o[-1].float().mean((2, 3))[0].cpu().numpy()))
+    try:
+        return net(x)[0, :, :h, :w].float().cpu()
+    finally:
+        if hook is not None:
+            hook.remove()
 
 
 def predict(net, pixels: np.ndarray, device: str = "cpu") -> np.ndarray:
