@@ -16,6 +16,7 @@ from core.pipelines import all_pipelines
 from core.project import Project
 
 from . import dataset_io
+from .active.queue_panel import QueuePanel
 from .editor import Editor
 from .training.models_panel import ModelsPanel
 from .training.panel import TrainingPanel
@@ -27,7 +28,7 @@ from .widgets.minimap import Minimap
 from .widgets.properties import PropertiesPanel
 
 RECENT = 8
-LAYOUT = 2  # the dock layout's version: 2 added the Training and Models docks
+LAYOUT = 3  # the dock layout's version: 2 added the Training and Models docks, 3 the Queue dock
 TOOLS = (("Select / move / edit vertices", "V", "pan"), ("Box", "B", "box"),
          ("Polygon (double-click or Enter closes)", "P", "polygon"), ("Point", "O", "point"),
          ("Brush on the label mask", "S", "brush"), ("Eraser on the label mask", "E", "eraser"),
@@ -65,8 +66,15 @@ class MainWindow(QMainWindow):
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.models = ModelsPanel()
         self.models_dock = self._dock("Models", self.models, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.training_dock, self.models_dock)
-        self.training_dock.raise_()
+        self.queue = QueuePanel()
+        self.queue_dock = self._dock("Queue", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._tabify_bottom()
+        self.queue.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.queue.imageRequested.connect(self._open_from_queue)
+        self.queue.queueChanged.connect(lambda: self.images.set_scores(self.project.queue.scores()))
+        self.queue.imagesChanged.connect(self._reload_after_package)
+        self.training.modelRegistered.connect(lambda _: self.queue.refresh_models())
+        self.models.mineRequested.connect(self._start_mining)
         self.models.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.training.modelRegistered.connect(lambda _: self.models.refresh())
         self.models.current_image = lambda: self.viewer.image
@@ -89,11 +97,35 @@ class MainWindow(QMainWindow):
         if state.value("geometry"):
             self.restoreGeometry(state.value("geometry"))
             self.restoreState(state.value("state"))
-            if int(state.value("layout", 1)) < LAYOUT:  # saved before the Training / Models docks existed
-                self.tabifyDockWidget(self.training_dock, self.models_dock)
-                self.training_dock.raise_()
+            if int(state.value("layout", 1)) < LAYOUT:  # saved before the bottom docks existed
+                self._tabify_bottom()
         if project_dir is not None:
             self.open_project(project_dir)
+
+    def _tabify_bottom(self) -> None:
+        self.tabifyDockWidget(self.training_dock, self.models_dock)
+        self.tabifyDockWidget(self.models_dock, self.queue_dock)
+        self.training_dock.raise_()
+
+    def _open_from_queue(self, image_id: int) -> None:
+        self.images.select(image_id)  # shows it through the list's signal
+        if self.viewer.image is None or self.viewer.image.id != image_id:
+            self.show_image(image_id)
+
+    def _reload_after_package(self) -> None:
+        shown = self.viewer.image.id if self.viewer.image is not None else None
+        self._reload_lists()
+        if shown is not None:
+            self.images.select(shown)
+            self.show_image(shown)
+
+    def _start_mining(self, model_id: int) -> None:
+        form = self.training.new_job("detection-mining")
+        if form is not None:
+            form.set_value("from_model", model_id)
+            self.training_dock.raise_()
+            self.statusBar().showMessage(f"hard-negative mining from model {model_id}: set the rounds, then Start",
+                                         8000)
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -262,6 +294,7 @@ class MainWindow(QMainWindow):
         self.editor.attach(project)
         self.training.set_project(project)
         self.models.set_project(project)
+        self.queue.set_project(project)
         self._remember(Path(folder).resolve())
         self.setWindowTitle(f"Tessera Studio — {project.name}")
         self._reload_lists()
@@ -271,6 +304,7 @@ class MainWindow(QMainWindow):
 
     def _reload_lists(self) -> None:
         self.images.load(self.project)
+        self.images.set_scores(self.project.queue.scores())
         self.palette.load(self.project)
         if self.palette.count():
             self.palette.setCurrentRow(0)
@@ -399,6 +433,7 @@ class MainWindow(QMainWindow):
         state.setValue("layout", LAYOUT)
         self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
         self.models.shutdown()
+        self.queue.shutdown()
         self.viewer.detach()
         self.images.wait()
         self.minimap.wait()

@@ -99,7 +99,7 @@ def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
             project.jobs.set_state(job_id, "stopped")
             emitter.emit("stopped", epoch=result.epochs_done, checkpoint=str(ctx.last_checkpoint or ""))
             return 0
-        model_id = project.jobs.register_model(job_id, job.pipeline, str(result.model_path), result.architecture,
+        model_id = project.jobs.register_model(job_id, spec.model_pipeline, str(result.model_path), result.architecture,
                                                result.classes, result.metrics)
         project.jobs.set_state(job_id, "completed")
         emitter.emit("completed", model=model_id, path=str(result.model_path), metrics=result.metrics,

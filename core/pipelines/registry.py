@@ -24,6 +24,11 @@ class PipelineSpec:
     check: Callable[[Any, dict], None] | None = None  # data checks before any work starts
     start_from: tuple[str, ...] = ()  # other pipelines whose models from_model may name
     needs_model: bool = False  # from_model is required (a second stage)
+    registers_as: str | None = None  # the pipeline its models belong to, when not its own (mining: detection)
+
+    @property
+    def model_pipeline(self) -> str:
+        return self.registers_as or self.name
 
     def accepts_model_of(self, pipeline: str) -> bool:
         return pipeline == self.name or pipeline in self.start_from

@@ -3,9 +3,12 @@ followed with QProcess: the studio never evaluates or predicts in its own
 process, and its event loop never waits for one."""
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
 from core.jobs.runner import cli_command, worker_environment
+from core.progress import PROGRESS_ENV
 
 
 class CoreTask(QObject):
@@ -14,6 +17,7 @@ class CoreTask(QObject):
 
     finished = Signal(bool, str, str)
     progress = Signal(str)
+    fraction = Signal(int, int, str)  # done, total (0: unknown), message: the command's progress lines
 
     def __init__(self, args: list[str], parent=None):
         super().__init__(parent)
@@ -22,11 +26,13 @@ class CoreTask(QObject):
         env = QProcessEnvironment()
         for key, value in worker_environment().items():
             env.insert(key, value)
+        env.insert(PROGRESS_ENV, "json")
         self.process.setProcessEnvironment(env)
         self.process.readyReadStandardError.connect(self._stderr)
         self.process.finished.connect(self._done)
         self.process.errorOccurred.connect(self._failed_to_start)
         self._err = ""
+        self._partial = ""
 
     def start(self) -> "CoreTask":
         command = cli_command(self.args)
@@ -42,14 +48,26 @@ class CoreTask(QObject):
             self.process.waitForFinished(2000)
 
     def _stderr(self) -> None:
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        self._err += text
-        last = [line for line in text.replace("\r", "\n").splitlines() if line.strip()]
-        if last:
-            self.progress.emit(last[-1].strip())
+        text = self._partial + bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        text, _, self._partial = text.replace("\r", "\n").rpartition("\n")  # a line cut between reads waits
+        lines = []
+        for line in text.splitlines():
+            if line.startswith('{"v": 1, "type": "progress"'):
+                try:
+                    event = json.loads(line)
+                    self.fraction.emit(int(event["done"]), int(event["total"] or 0), str(event["message"]))
+                    continue
+                except (ValueError, KeyError, TypeError):
+                    pass
+            if line.strip():
+                lines.append(line)
+        self._err += "".join(line + "\n" for line in lines)
+        if lines:
+            self.progress.emit(lines[-1].strip())
 
     def _done(self, code: int, status) -> None:
         out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        self._err += self._partial
         lines = [line for line in self._err.replace("\r", "\n").splitlines() if line.strip()]
         ok = code == 0 and status == QProcess.ExitStatus.NormalExit
         self.finished.emit(ok, out, "" if ok else (lines[-1] if lines else f"exit status {code}"))

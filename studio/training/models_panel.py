@@ -28,6 +28,7 @@ class ModelsPanel(QWidget):
     message = Signal(str)
     reportShown = Signal(str)  # the report's path
     predicted = Signal(int, int)  # image id, how many predictions it now holds
+    mineRequested = Signal(int)  # a detection model to mine hard negatives from
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -46,6 +47,11 @@ class ModelsPanel(QWidget):
         self.predict_button.setToolTip("run the selected model on the image in the viewer: its predictions become "
                                        "the dashed prediction layer (H shows / hides it, Y accepts)")
         self.predict_button.clicked.connect(lambda: self.predict_on(self.current_image()))
+        self.mine_button = QPushButton("Mine hard negatives…")
+        self.mine_button.setToolTip("a detection-mining job from the selected detection model: rounds of predict on "
+                                    "the training images, collect false positives, add them as hard negatives, "
+                                    "retrain")
+        self.mine_button.clicked.connect(lambda: self.mineRequested.emit(self.selected_ids()[0]))
         self.current_image = lambda: None  # the window tells which image is shown
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -56,6 +62,7 @@ class ModelsPanel(QWidget):
         buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.mine_button)
         buttons.addStretch(1)
         left = QWidget()
         lay = QVBoxLayout(left)
@@ -122,6 +129,9 @@ class ModelsPanel(QWidget):
         self.evaluate_button.setEnabled(n == 1 and not busy)
         self.compare_button.setEnabled(n >= 1 and not busy)
         self.predict_button.setEnabled(n == 1 and not busy)
+        ids = self.selected_ids()
+        self.mine_button.setEnabled(n == 1 and self.project is not None
+                                    and self.project.jobs.model(ids[0]).pipeline == "detection")
 
     # -- evaluate / compare, in subprocesses ------------------------------------
     def evaluate_selected(self) -> None:

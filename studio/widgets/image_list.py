@@ -37,10 +37,11 @@ class ThumbJob(QRunnable):
             pyramid.close()
 
 
-def _line(image, count: int) -> str:
+def _line(image, count: int, score: float | None = None) -> str:
     status = image.status or "unlabeled"
+    scored = f" · score {score:.3f}" if score is not None else ""
     return (f"{image.name}\n{STATUS_MARK.get(status, '')} {status.replace('_', ' ')} · "
-            f"{image.split or 'no split'} · {count} shapes")
+            f"{image.split or 'no split'} · {count} shapes{scored}")
 
 
 class ImageList(QWidget):
@@ -51,12 +52,18 @@ class ImageList(QWidget):
         self.search = QLineEdit(placeholderText="filter by name or split…")
         self.status_filter = QComboBox()
         self.status_filter.addItems(["all", "unlabeled", "in progress", "done"])
+        self.order = QComboBox()
+        self.order.addItems(["by name", "by score"])
+        self.order.setToolTip("by score: the active-learning queue's scores, highest (least sure) first")
+        self.order.currentTextChanged.connect(self._sort)
+        self.scores: dict[int, float] = {}
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setUniformItemSizes(True)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.status_filter)
+        top.addWidget(self.order)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
@@ -80,7 +87,7 @@ class ImageList(QWidget):
         blank = QPixmap(THUMB, THUMB)
         blank.fill(Qt.GlobalColor.darkGray)
         for image in project.images.list():
-            item = QListWidgetItem(QIcon(blank), _line(image, counts.get(image.id, 0)))
+            item = QListWidgetItem(QIcon(blank), _line(image, counts.get(image.id, 0), self.scores.get(image.id)))
             item.setData(Qt.ItemDataRole.UserRole, image.id)
             item.setData(Qt.ItemDataRole.UserRole + 1, image.status or "unlabeled")
             item.setToolTip(f"{image.width}x{image.height}  {image.path}")
@@ -96,8 +103,32 @@ class ImageList(QWidget):
         item = self._items.get(image_id)
         if item is not None:
             image = project.images.get(image_id)
-            item.setText(_line(image, project.annotations.count(image_id)))
+            item.setText(_line(image, project.annotations.count(image_id), self.scores.get(image_id)))
             item.setData(Qt.ItemDataRole.UserRole + 1, image.status or "unlabeled")
+
+    def set_scores(self, scores: dict[int, float]) -> None:
+        """The queue's score per image: shown on each line, and an order."""
+        self.scores = dict(scores)
+        for image_id, item in self._items.items():
+            name_line, _, rest = item.text().partition("\n")
+            rest = rest.split(" · score ")[0]
+            score = self.scores.get(image_id)
+            item.setText(f"{name_line}\n{rest}" + (f" · score {score:.3f}" if score is not None else ""))
+        self._sort()
+
+    def _sort(self, *_) -> None:
+        current = self.list.currentItem()
+        self.list.blockSignals(True)
+        taken = [self.list.takeItem(0) for _ in range(self.list.count())]
+        if self.order.currentText() == "by score":
+            taken.sort(key=lambda it: -self.scores.get(it.data(Qt.ItemDataRole.UserRole), -1.0))
+        else:
+            taken.sort(key=lambda it: it.data(Qt.ItemDataRole.UserRole))
+        for item in taken:
+            self.list.addItem(item)
+        if current is not None:
+            self.list.setCurrentItem(current)
+        self.list.blockSignals(False)
 
     def _set_thumb(self, image_id: int, image: QImage) -> None:
         item = self._items.get(image_id)

@@ -63,3 +63,34 @@ def test_hybrid_takes_uncertain_candidates_then_spreads_them():
     # candidates are the four most uncertain; the near-duplicates of image 0 are passed over
     assert hybrid(scores, emb, 2, candidates=4) == [0, 2]
     assert hybrid(scores, emb, 1) == [0]
+
+
+def test_box_distribution_adds_no_object_and_scales_crowded_boxes():
+    from core.active.uncertainty import box_distribution
+
+    d = box_distribution([[0.3, 0.0], [0.5, 0.5], [0.9, 0.6]])
+    assert d[0] == pytest.approx([0.3, 0.0, 0.7])
+    assert d[1] == pytest.approx([0.5, 0.5, 0.0])
+    assert d[2] == pytest.approx([0.6, 0.4, 0.0])
+    assert box_distribution(np.zeros((0, 3))).shape == (0, 4)
+
+
+def test_pools_and_their_messages(project):
+    from core.active.scoring import ScoreOptions, pool, score_pool
+    from core.errors import TesseraError
+
+    with pytest.raises(TesseraError, match="pool 'unlabeled' is empty"):
+        score_pool(project, 1, ScoreOptions("entropy"))
+    with project.transaction() as c:
+        for i in range(3):
+            c.execute("INSERT INTO images(name, path, width, height, checksum, split) VALUES (?, ?, 8, 8, ?, ?)",
+                      (f"im{i}.png", f"im{i}.png", f"c{i}", "val" if i else "train"))
+    ids = [im.id for im in project.images.list()]
+    assert pool(project) == ids and pool(project, "split=val") == ids[1:]
+    assert pool(project, f"ids={ids[2]},{ids[0]}") == [ids[2], ids[0]] and pool(project, "names=im1.png") == [ids[1]]
+    for bad, message in (("ids=99", "no image with id 99"), ("names=x.png", "no image named x.png"),
+                         ("ids=a", "image ids separated by commas"), ("everything", "unknown --subset")):
+        with pytest.raises(TesseraError, match=message):
+            pool(project, bad)
+    with pytest.raises(TesseraError, match="unknown scoring method"):
+        ScoreOptions("random").check()

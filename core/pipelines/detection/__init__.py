@@ -96,4 +96,5 @@ MINING = register(PipelineSpec(
     check=check_mining,
     start_from=("detection",),
     needs_model=True,
+    registers_as="detection",
 ))
