@@ -71,6 +71,13 @@ screenshots: setup
 	  $(VENV)/bin/tessera train $(DEMO) --pipeline segmentation --set architecture=$$arch --set encoder=resnet18 \
 	    --set image_size=256 --set epochs=6 --set learning_rate=0.003 --set workers=0; done
 	$(SHOT) --compare-newest 2 --screenshot docs/screenshots/model-comparison.png
+	@$(PY) -c "import sys; from core.project import Project; p = Project.open('$(DEMO)'); \
+	  sys.exit(not p.jobs.models('detection'))" || $(VENV)/bin/tessera train $(DEMO) --pipeline detection \
+	  --set epochs=15 --set image_size=160 --set batch_size=8 --set workers=0 --set close_mosaic=3 \
+	  --set learning_rate=0.002
+	$(VENV)/bin/tessera score $(DEMO) --method entropy --subset 'names=dive*' --conf 0.1 --model $$($(PY) -c \
+	  "from core.project import Project; print(Project.open('$(DEMO)').jobs.models('detection')[-1].id)") > /dev/null
+	$(SHOT) --queue --screenshot docs/screenshots/active-queue.png
 	@ls -1 docs/screenshots
 
 demo: setup

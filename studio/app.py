@@ -52,6 +52,14 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
     if screenshot and not training.get("show"):
         window.training_dock.hide()  # the image views get the whole height
         window.models_dock.hide()
+        window.queue_dock.hide()
+    if training.get("queue"):
+        window.queue_dock.show()
+        window.queue_dock.raise_()
+        window.resize(1600, 1000)
+        QTimer.singleShot(0, lambda: window.resizeDocks([window.queue_dock], [int(window.height() * 0.45)],
+                                                        Qt.Orientation.Vertical))
+        window.queue.next()
     if training.get("show"):
         window.training_dock.show()
         window.resize(1600, 1000)

@@ -76,7 +76,8 @@ class ScoreRun:
 # -- which images ---------------------------------------------------------
 def pool(project: Project, subset: str | None = None) -> list[int]:
     """Image ids of a pool: ``unlabeled`` (default: no human shape and no
-    mask), ``all``, ``split=NAME``, ``ids=1,2,3`` or ``names=a.jpg,b.jpg``."""
+    mask), ``all``, ``split=NAME``, ``ids=1,2,3`` or ``names=a.jpg,b.jpg``
+    (names may be patterns: ``names=dive*``)."""
     subset = (subset or "unlabeled").strip()
     images = project.images.list()
     if subset == "all":
@@ -98,12 +99,19 @@ def pool(project: Project, subset: str | None = None) -> list[int]:
             raise TesseraError(f"no image with id {', '.join(map(str, missing))} in this project")
         return wanted
     if key == "names" and value:
+        from fnmatch import fnmatchcase
+
         by_name = {im.name: im.id for im in images}
-        wanted = [v.strip() for v in value.split(",") if v.strip()]
-        missing = [n for n in wanted if n not in by_name]
+        out, missing = [], []
+        for name in (v.strip() for v in value.split(",") if v.strip()):
+            found = ([i for n, i in by_name.items() if fnmatchcase(n, name)] if any(c in name for c in "*?[")
+                     else [by_name[name]] if name in by_name else [])
+            out += [i for i in found if i not in out]
+            if not found:
+                missing.append(name)
         if missing:
             raise TesseraError(f"no image named {', '.join(missing)} in this project")
-        return [by_name[n] for n in wanted]
+        return out
     raise TesseraError(f"unknown --subset {subset!r}; use unlabeled, all, split=NAME, ids=1,2 or names=a.jpg,b.jpg")
 
 
@@ -155,7 +163,7 @@ class ModelScorer:
             found = predict(self.net, pixels, self.state["image_size"], conf=opt.conf, device=opt.device, details=True)
             got = unc.detection_score(unc.box_distribution(found["class_scores"]), found["scores"],
                                               method, opt.aggregate, opt.threshold)
-            got["aggregate"] = opt.aggregate
+            got.update(aggregate=opt.aggregate, threshold=opt.threshold)
             return got, (found["embedding"] if self.embed else None)
         from ..pipelines.classification.infer import predict_proba
 

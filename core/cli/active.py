@@ -18,7 +18,8 @@ def add_parsers(sub) -> None:
                    help="an uncertainty, or a diversity selection: coreset (k-center greedy on backbone embeddings) "
                         "or hybrid (the most uncertain candidates, then a diverse subset of them)")
     p.add_argument("--subset", default="unlabeled",
-                   help="which images: unlabeled (default), all, split=NAME, ids=1,2,3 or names=a.jpg,b.jpg")
+                   help="which images: unlabeled (default), all, split=NAME, ids=1,2,3 or names=a.jpg,b.jpg "
+                        "(names may be patterns: names='dive*')")
     p.add_argument("--top", type=int, help=f"show only the first K; coreset / hybrid select K "
                                            f"(default {DEFAULT_SELECTION})")
     p.add_argument("--aggregate", default="max", choices=AGGREGATES, help="detection: per-box scores to one per image")

@@ -22,7 +22,10 @@ COLUMNS = ["#", "image", "score", "state", "why"]
 
 def _why(details: dict) -> str:
     if "boxes" in details:
-        return f"{details['boxes']} boxes, {details['confidence_below']} under {details.get('aggregate', '')}".rstrip()
+        if not details["boxes"]:
+            return "nothing found"
+        under = f" under {details['threshold']:.2f}" if "threshold" in details else " doubtful"
+        return f"{details['boxes']} boxes, {details['confidence_below']}{under} ({details.get('aggregate', 'max')})"
     if "predicted" in details:
         return f"{details['predicted']} {details['probability']:.2f}"
     if details.get("per_class"):
@@ -61,6 +64,7 @@ class QueuePanel(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 4)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

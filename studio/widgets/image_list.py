@@ -39,9 +39,9 @@ class ThumbJob(QRunnable):
 
 def _line(image, count: int, score: float | None = None) -> str:
     status = image.status or "unlabeled"
-    scored = f" · score {score:.3f}" if score is not None else ""
-    return (f"{image.name}\n{STATUS_MARK.get(status, '')} {status.replace('_', ' ')} · "
-            f"{image.split or 'no split'} · {count} shapes{scored}")
+    scored = f"score {score:.3f} · " if score is not None else ""
+    return (f"{image.name}\n{scored}{STATUS_MARK.get(status, '')} {status.replace('_', ' ')} · "
+            f"{image.split or 'no split'} · {count} shapes")
 
 
 class ImageList(QWidget):
@@ -111,9 +111,9 @@ class ImageList(QWidget):
         self.scores = dict(scores)
         for image_id, item in self._items.items():
             name_line, _, rest = item.text().partition("\n")
-            rest = rest.split(" · score ")[0]
+            rest = rest.split(" · ", 1)[1] if rest.startswith("score ") else rest
             score = self.scores.get(image_id)
-            item.setText(f"{name_line}\n{rest}" + (f" · score {score:.3f}" if score is not None else ""))
+            item.setText(f"{name_line}\n" + (f"score {score:.3f} · " if score is not None else "") + rest)
         self._sort()
 
     def _sort(self, *_) -> None:

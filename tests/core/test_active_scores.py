@@ -88,6 +88,7 @@ def test_pools_and_their_messages(project):
     ids = [im.id for im in project.images.list()]
     assert pool(project) == ids and pool(project, "split=val") == ids[1:]
     assert pool(project, f"ids={ids[2]},{ids[0]}") == [ids[2], ids[0]] and pool(project, "names=im1.png") == [ids[1]]
+    assert pool(project, "names=im[12].png,im0*") == [ids[1], ids[2], ids[0]]
     for bad, message in (("ids=99", "no image with id 99"), ("names=x.png", "no image named x.png"),
                          ("ids=a", "image ids separated by commas"), ("everything", "unknown --subset")):
         with pytest.raises(TesseraError, match=message):

@@ -35,7 +35,7 @@ def test_next_opens_the_highest_ranked_pending_image(window, qtbot):
     # the image list shows the scores and sorts by them
     window.images.order.setCurrentText("by score")
     first = window.images.list.item(0)
-    assert first.data(Qt.ItemDataRole.UserRole) == ids[1] and "score 0.900" in first.text()
+    assert first.data(Qt.ItemDataRole.UserRole) == ids[1] and "\nscore 0.900 · " in first.text()
     window.images.order.setCurrentText("by name")
     assert window.images.list.item(0).data(Qt.ItemDataRole.UserRole) == min(im.id for im in window.project.images.list())
 
