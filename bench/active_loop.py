@@ -109,7 +109,7 @@ def throughput(root: Path, model_id: int, args, repeats: int = 3) -> dict:
     from core.project import Project
 
     with Project.open(root) as project:
-        ids = [im.id for im in project.images.list()]
+        ids = [im.id for im in project.images.list() if im.width * im.height <= 64_000_000]
         scorer = ModelScorer(project, model_id, ScoreOptions("entropy", conf=0.25, device=args.device))
         reader = ProjectReader(str(project.root))
         sizes = {i: project.images.get(i) for i in ids}
@@ -171,8 +171,14 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="bench-out/active")
+    parser.add_argument("--throughput", metavar="DIR:MODEL", help="only the scoring throughput, on this project's "
+                                                                     "images with this detection model")
     args = parser.parse_args()
     configure_environment()
+    if args.throughput:
+        root, _, model = args.throughput.rpartition(":")
+        print(json.dumps({"throughput": throughput(Path(root), int(model), args)}, indent=2))
+        return
     from core.demo import build_demo
 
     out = Path(args.out)
