@@ -63,10 +63,12 @@ class ScoreRun:
     skipped: list[str] = field(default_factory=list)
 
     def summary(self, project: Project, top: int | None = None) -> dict:
-        order = self.ranking or [i for i, _, _ in sorted(self.scored, key=lambda s: -s[1])]
+        by_score = [i for i, _, _ in sorted(self.scored, key=lambda s: -s[1])]
+        first = self.ranking or []
+        chosen = set(first)
+        ranked = first + [i for i in by_score if i not in chosen]
+        ranked = ranked[:top] if top else ranked
         by_id = {i: (s, d) for i, s, d in self.scored}
-        rest = [i for i, _, _ in sorted(self.scored, key=lambda s: -s[1]) if i not in set(order)]
-        ranked = (order + rest)[:top] if top else order + rest
         return {"model": self.model_id, "method": self.method, "scored": len(self.scored),
                 "skipped": self.skipped,
                 "ranked": [{"rank": r, "image_id": i, "image": project.images.get(i).name,

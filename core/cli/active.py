@@ -53,17 +53,7 @@ def add_parsers(sub) -> None:
 
 
 def _image_ids(project, text: str) -> list[int]:
-    from ..errors import TesseraError
-
-    out = []
-    for item in (v.strip() for v in text.split(",") if v.strip()):
-        image = project.images.by_name(item)
-        if image is None and item.isdigit():
-            image = next(iter(project.images.list(ids=[int(item)])), None)
-        if image is None:
-            raise TesseraError(f"no image {item!r} in the project")
-        out.append(image.id)
-    return out
+    return [project.images.find(item).id for item in (v.strip() for v in text.split(",") if v.strip())]
 
 
 def run(args) -> int | None:

@@ -39,15 +39,10 @@ def run(args) -> int | None:
     from ..project import Project
 
     if args.command == "predict":
-        from ..errors import TesseraError
         from ..predict import predict_image
 
         with Project.open(args.dir) as project:
-            image = project.images.by_name(args.image)
-            if image is None and args.image.isdigit():
-                image = project.images.get(int(args.image))
-            if image is None:
-                raise TesseraError(f"no image {args.image!r} in the project")
+            image = project.images.find(args.image)
             n = predict_image(project, args.model, image.id, args.conf, args.device)
         print(json.dumps({"model": args.model, "image": image.id, "predictions": n}) if args.json
               else f"{n} predictions of model {args.model} on {image.name} (press H in the studio to show or hide them)")

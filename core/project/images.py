@@ -37,6 +37,15 @@ class ImageStore:
         row = self._p.conn.execute(f"SELECT {_COLS} FROM images WHERE name = ?", (name,)).fetchone()
         return ImageRecord.from_row(row) if row else None
 
+    def find(self, text: str) -> ImageRecord:
+        """An image by its name, or by its id: what a user types on the command line."""
+        record = self.by_name(text)
+        if record is None and text.strip().isdigit():
+            record = next(iter(self.list(ids=[int(text)])), None)
+        if record is None:
+            raise ProjectError(f"no image {text!r} in the project")
+        return record
+
     def by_checksum(self, checksum: str) -> list[ImageRecord]:
         rows = self._p.conn.execute(f"SELECT {_COLS} FROM images WHERE checksum = ?", (checksum,))
         return [ImageRecord.from_row(r) for r in rows]
