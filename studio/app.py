@@ -36,6 +36,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tessera Studio")
     window = MainWindow(Path(project_dir))
+    window.keep_layout = not screenshot
     window.show()
     if image:
         found = window.project.images.by_name(image)
@@ -53,25 +54,21 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         window.training_dock.hide()  # the image views get the whole height
         window.models_dock.hide()
         window.queue_dock.hide()
-    if training.get("queue"):
-        window.queue_dock.show()
-        window.queue_dock.raise_()
+    def large(dock, share: float) -> None:  # a bottom dock shown over ``share`` of the window's height
+        dock.show()
+        dock.raise_()
         window.resize(1600, 1000)
-        QTimer.singleShot(0, lambda: window.resizeDocks([window.queue_dock], [int(window.height() * 0.45)],
+        QTimer.singleShot(0, lambda: window.resizeDocks([dock], [int(window.height() * share)],
                                                         Qt.Orientation.Vertical))
+
+    if training.get("queue"):
+        large(window.queue_dock, 0.45)
         window.queue.next()
     if training.get("show"):
-        window.training_dock.show()
-        window.resize(1600, 1000)
-        QTimer.singleShot(0, lambda: window.resizeDocks([window.training_dock], [int(window.height() * 0.6)],
-                                                        Qt.Orientation.Vertical))
+        large(window.training_dock, 0.6)
     shown_report: list = []
     if training.get("compare_newest"):
-        window.models_dock.show()
-        window.models_dock.raise_()
-        window.resize(1600, 1000)
-        QTimer.singleShot(0, lambda: window.resizeDocks([window.models_dock], [int(window.height() * 0.62)],
-                                                        Qt.Orientation.Vertical))
+        large(window.models_dock, 0.62)
         newest = [m.id for m in window.project.jobs.models()][-training["compare_newest"]:]
         window.models.reportShown.connect(shown_report.append)
         window.models.select(newest)

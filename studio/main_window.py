@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Tessera Studio")
         self.resize(1400, 900)
         self.project: Project | None = None
+        self.keep_layout = True
         self.viewer = ImageViewer(self)
         self.setCentralWidget(self.viewer)
         self.editor = Editor(self.viewer, self)
@@ -427,10 +428,11 @@ class MainWindow(QMainWindow):
             self.help.setGeometry(self.rect())
 
     def closeEvent(self, event) -> None:
-        state = settings()
-        state.setValue("geometry", self.saveGeometry())
-        state.setValue("state", self.saveState())
-        state.setValue("layout", LAYOUT)
+        if self.keep_layout:  # a screenshot's docks, hidden or enlarged for the shot, are not the user's layout
+            state = settings()
+            state.setValue("geometry", self.saveGeometry())
+            state.setValue("state", self.saveState())
+            state.setValue("layout", LAYOUT)
         self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
         self.models.shutdown()
         self.queue.shutdown()

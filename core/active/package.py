@@ -184,18 +184,27 @@ def _unsafe_name(name: str) -> str | None:
     return None
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """The member's bytes, never more than it declares (a lying header is refused)."""
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, keep: bool) -> tuple[str, bytes | None]:
+    """The member's SHA-256 (and its bytes when ``keep``), read in chunks and
+    never past what its header declares (a lying header is refused)."""
+    digest, size, kept = hashlib.sha256(), 0, []
     with zf.open(info) as src:
-        data = src.read(info.file_size + 1)
-    if len(data) != info.file_size:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > info.file_size:
+                break
+            digest.update(chunk)
+            if keep:
+                kept.append(chunk)
+    if size != info.file_size:
         raise ValueError(f"{info.filename} holds more or fewer bytes than its header says")
-    return data
+    return digest.hexdigest(), (b"".join(kept) if keep else None)
 
 
-def read_package(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
-    """Open and check the ZIP's structure and checksums: ``(manifest, coco,
-    member bytes)`` or :class:`PackageError` naming every problem."""
+def read_package(path: str | Path) -> tuple[dict, dict]:
+    """Open and check the ZIP's structure and checksums: ``(manifest, coco)``
+    or :class:`PackageError` naming every problem.  Images are hashed as
+    they stream, never held in memory."""
     path = Path(path)
     problems: list[str] = []
     try:
@@ -227,12 +236,15 @@ def read_package(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
             problems.append(f"{total:,} bytes uncompressed in all (over {MAX_TOTAL_BYTES:,})")
         if problems:
             raise PackageError(path, problems)
-        members: dict[str, bytes] = {}
+        members: dict[str, bytes] = {}  # the two JSON files
+        digests: dict[str, str] = {}
         for info in infos:
             if info.is_dir():
                 continue
             try:
-                members[info.filename] = _read_member(zf, info)
+                digests[info.filename], data = _read_member(zf, info, info.filename in (MANIFEST, ANNOTATIONS))
+                if data is not None:
+                    members[info.filename] = data
             except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as exc:
                 problems.append(f"entry {info.filename!r} cannot be read (truncated or damaged): {exc}")
     if problems:
@@ -249,13 +261,13 @@ def read_package(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
     if not isinstance(files, dict):
         raise PackageError(path, [f"{MANIFEST} has no file list"])
     for name, entry in files.items():
-        if name not in members:
+        if name not in digests:
             problems.append(f"{name} is listed in the manifest but missing")
-        elif not isinstance(entry, dict) or _sha256(members[name]) != entry.get("sha256"):
+        elif not isinstance(entry, dict) or digests[name] != entry.get("sha256"):
             problems.append(f"{name} does not match its checksum")
     if problems:
         raise PackageError(path, problems)
-    return manifest, coco, members
+    return manifest, coco
 
 
 def _json_member(members: dict, name: str, problems: list[str]) -> dict:
@@ -330,7 +342,7 @@ def _check_against_project(project: Project, manifest: dict, coco: dict, path: P
 
 def receive_package(project: Project, path: str | Path, progress: Progress | None = None) -> ReceiveReport:
     path = Path(path)
-    manifest, coco, _ = read_package(path)
+    manifest, coco = read_package(path)
     image_of, class_of = _check_against_project(project, manifest, coco, path)
     sent = {int(m["id"]): m for m in manifest["images"]}
     report = ReceiveReport(str(path))

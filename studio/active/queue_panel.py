@@ -138,8 +138,9 @@ class QueuePanel(QWidget):
         self._rows: dict[int, int] = {}
         blank = QPixmap(THUMB, THUMB)
         blank.fill(Qt.GlobalColor.darkGray)
+        images = {im.id: im for im in self.project.images.list()} if items else {}
         for row, item in enumerate(items):
-            image = self.project.images.get(item.image_id)
+            image = images[item.image_id]
             mark = " ★" if item.details.get("selected") else ""
             cells = [str(item.rank), image.name + mark, f"{item.score:.4f}", item.state, _why(item.details)]
             for col, text in enumerate(cells):
