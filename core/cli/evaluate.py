@@ -19,11 +19,20 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--overlays", type=int, default=3, help="validation images drawn with predictions per model")
 
-    p = sub.add_parser("predict", help="run a model on one image; its predictions become the image's prediction layer")
-    p.add_argument("dir")
-    p.add_argument("--model", type=int, required=True)
-    p.add_argument("--image", required=True, help="image id or name")
-    p.add_argument("--conf", type=float, default=0.25, help="lowest detection score kept (detection models)")
+    p = sub.add_parser("predict", help="run a model on one image of a project (its predictions become the image's "
+                                       "prediction layer), or a deployment package on image files (--package)",
+                       usage="tessera predict DIR --model ID --image NAME | tessera predict --package PKG IMAGES... "
+                             "--out OUT")
+    p.add_argument("paths", nargs="*", metavar="DIR | IMAGES", help="the project folder; with --package, image files")
+    p.add_argument("--model", type=int)
+    p.add_argument("--image", help="image id or name")
+    p.add_argument("--package", help="a deployment package (folder or ZIP from 'tessera export-model'): run with "
+                                     "onnxruntime alone, no PyTorch")
+    p.add_argument("--out", help="with --package: the folder for predictions.json (and masks)")
+    p.add_argument("--format", default="onnx", choices=("onnx", "onnx-fp16", "tensorrt"),
+                   help="with --package: which of its model files to run")
+    p.add_argument("--boxes", help="with --package of a pair model: a COCO file of the person boxes")
+    p.add_argument("--conf", type=float, help="lowest detection score kept (default 0.25, or the package's)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true")
 
@@ -34,16 +43,24 @@ COMMANDS = ("evaluate", "benchmark", "predict")
 def run(args) -> int | None:
     if args.command not in COMMANDS:
         return None
+    if args.command == "predict" and args.package:
+        from .deploy import predict_package
+
+        return predict_package(args)
     from ..evaluate import evaluate_model
     from ..progress import cli_progress
     from ..project import Project
 
     if args.command == "predict":
+        from ..errors import TesseraError
         from ..predict import predict_image
 
-        with Project.open(args.dir) as project:
+        if len(args.paths) != 1 or args.model is None or args.image is None:
+            raise TesseraError("predict takes a project folder with --model ID --image NAME "
+                               "(or --package PKG with image files)")
+        with Project.open(args.paths[0]) as project:
             image = project.images.find(args.image)
-            n = predict_image(project, args.model, image.id, args.conf, args.device)
+            n = predict_image(project, args.model, image.id, 0.25 if args.conf is None else args.conf, args.device)
         print(json.dumps({"model": args.model, "image": image.id, "predictions": n}) if args.json
               else f"{n} predictions of model {args.model} on {image.name} (press H in the studio to show or hide them)")
         return 0

@@ -82,10 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-newest", type=int, default=0, help=argparse.SUPPRESS)  # models panel comparison
     p.add_argument("--queue", action="store_true", help=argparse.SUPPRESS)  # the queue dock, large, after Next
 
-    from . import active, evaluate, train
+    from . import active, deploy, evaluate, train
     train.add_parsers(sub)
     evaluate.add_parsers(sub)
     active.add_parsers(sub)
+    deploy.add_parsers(sub)
     return parser
 
 
@@ -121,7 +122,7 @@ def _summary_text(s: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..project import Project
-    from . import active, evaluate, train
+    from . import active, deploy, evaluate, train
 
     if args.command == "gui":  # the GUI lives in studio/; core itself never imports Qt
         import importlib
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                     "compare_newest": args.compare_newest, "queue": args.queue}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
                                                             args.select, args.shortcuts, training)
-    for module in (train, evaluate, active):
+    for module in (train, evaluate, active, deploy):
         handled = module.run(args)
         if handled is not None:
             return handled

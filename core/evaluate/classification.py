@@ -14,9 +14,12 @@ from ..project import Project
 
 
 def evaluate_classification(project: Project, model, items: list[list[int]], progress: Progress | None = None,
-                            device: str = "cpu", batch: int = 32) -> dict:
+                            device: str = "cpu", batch: int = 32, predict_fn=None) -> dict:
+    """``predict_fn(crops) -> probabilities (n, K)`` replaces the PyTorch model."""
     net, state = load_model(model.path)
-    net = net.to(device)
+    if predict_fn is None:
+        net = net.to(device)
+        predict_fn = lambda crops: predict_proba(net, crops, state["image_size"], device)  # noqa: E731
     names = [c["name"] for c in state["classes"]]
     index = {c["id"]: i for i, c in enumerate(state["classes"])}
     items = [it for it in items if it[5] in index]
@@ -29,7 +32,7 @@ def evaluate_classification(project: Project, model, items: list[list[int]], pro
             x, y, w, h = padded(item, image.width, image.height, state["crop_padding"])
             with open_image(image.file(project.root)) as src:
                 crops.append(src.read_region(x, y, w, h))
-        probs = predict_proba(net, crops, state["image_size"], device)
+        probs = predict_fn(crops)
         confmat.update(torch.from_numpy(probs.argmax(1)), torch.tensor([index[it[5]] for it in chunk]))
     cm = confmat.compute().numpy().astype(np.int64)
     return {**scores_from_confusion(cm, names), "confusion_matrix": cm.tolist(), "classes": names,

@@ -66,15 +66,19 @@ def coco_map(gt_doc: dict, detections: list[dict]) -> dict:
 
 
 def evaluate_detection(project: Project, model, image_ids: list[int], progress: Progress | None = None,
-                       device: str = "cpu", keep_predictions: bool = False) -> dict:
+                       device: str = "cpu", keep_predictions: bool = False, predict_fn=None) -> dict:
+    """``predict_fn(pixels) -> {"boxes", "scores", "classes"}`` (all boxes
+    over confidence 0.001) replaces the PyTorch model."""
     net, state = load_model(model.path)
-    net = net.to(device)
+    if predict_fn is None:
+        net = net.to(device)
+        predict_fn = lambda pixels: predict(net, pixels, state["image_size"], device=device)  # noqa: E731
     detections, predictions = [], {}
     for image_id in track(image_ids, progress, message="evaluating"):
         image = project.images.get(image_id)
         with open_image(image.file(project.root)) as src:
             pixels = src.read()
-        out = predict(net, pixels, state["image_size"], device=device)
+        out = predict_fn(pixels)
         if keep_predictions:
             predictions[image_id] = out
         for (x1, y1, x2, y2), score, cls in zip(out["boxes"], out["scores"], out["classes"]):

@@ -57,14 +57,17 @@ def judge(stage: int, targets: np.ndarray, interact: np.ndarray, types: np.ndarr
             "probabilities": np.asarray(probs).tolist(), "targets": targets.tolist()}
 
 
-def evaluate_frames(net: PairNet, state: dict, project_root, frames: list[Frame], device: str = "cpu",
-                    progress: Progress | None = None) -> dict:
+def evaluate_frames(net: PairNet | None, state: dict, project_root, frames: list[Frame], device: str = "cpu",
+                    progress: Progress | None = None, predict_fn=None) -> dict:
+    """``predict_fn(dataset, keys) -> (P(interaction), type probabilities)``
+    replaces the PyTorch model (an exported one is judged by the same code)."""
     stage = state["stage"]
     names = list(state["type_classes"])
     other = bool(names) and names[-1] == "other" and state.get("other_class", False)
     keys = evaluation_pairs(frames, state["distance_multiplier"], stage, names[:-1] if other else names, other)
     dataset = PairCrops(str(project_root), frames, state["image_size"])
-    interact, types = predict(net, dataset, keys, device, progress=progress)
+    interact, types = (predict_fn(dataset, keys) if predict_fn is not None
+                       else predict(net, dataset, keys, device, progress=progress))
     result = judge(stage, np.array([k[3] for k in keys], dtype=np.int64), interact, types, names)
     if stage == 1:  # the interacting pairs the distance limit never offers the model
         total = sum(len(f.interactions) for f in frames)

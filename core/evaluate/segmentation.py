@@ -14,9 +14,13 @@ from ..imagery.reader import open_image
 
 
 def evaluate_segmentation(project: Project, model, items: list[list[int]], progress: Progress | None = None,
-                          device: str = "cpu", keep_predictions: bool = False) -> dict:
+                          device: str = "cpu", keep_predictions: bool = False, predict_fn=None) -> dict:
+    """``predict_fn(pixels) -> labels`` replaces the PyTorch model (an
+    exported one is judged by the same code)."""
     net, state = load_model(model.path)
-    net = net.to(device)
+    if predict_fn is None:
+        net = net.to(device)
+        predict_fn = lambda pixels: predict(net, pixels, device)  # noqa: E731
     classes = state["classes"]
     lut = class_lut(classes)
     n = len(classes)
@@ -30,7 +34,7 @@ def evaluate_segmentation(project: Project, model, items: list[list[int]], progr
         if mask is None:
             continue
         target = lut[mask[y:y + h, x:x + w]]
-        pred = predict(net, pixels, device)
+        pred = predict_fn(pixels)
         confmat.update(torch.from_numpy(pred.astype(np.int64)), torch.from_numpy(target.astype(np.int64)))
         if keep_predictions:
             predictions[(image_id, x, y, w, h)] = pred

@@ -37,6 +37,7 @@ class Project:
         from .images import ImageStore
         from .jobs import JobStore
         from .masks import MaskStore
+        from .exports import ExportStore
         from .queue import QueueStore
         from .relations import RelationStore
         from .tiles import TileStore
@@ -47,6 +48,7 @@ class Project:
         self.masks = MaskStore(self)
         self.relations = RelationStore(self)
         self.queue = QueueStore(self)
+        self.exports = ExportStore(self)
         self.tiles = TileStore(self)
         self.jobs = JobStore(self)
 

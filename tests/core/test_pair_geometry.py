@@ -36,7 +36,7 @@ def test_pair_features_do_not_depend_on_order_and_see_the_seam():
 
 
 def test_a_window_past_the_edge_continues_from_the_other_side():
-    from core.pipelines.pairs.data import wrapped_window
+    from core.pipelines.pairs.geometry import wrapped_window
 
     pixels = np.arange(10 * 20).reshape(10, 20)[..., None].repeat(3, 2)
     window = wrapped_window(pixels, 17, 2, 23, 5)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ...errors import TesseraError
+from ...export.preprocess import letterbox
 from ...jobs.checkpoints import load_checkpoint
 
 MAX_DETECTIONS = 300  # per image, as ultralytics keeps after NMS
@@ -19,18 +19,6 @@ def load_model(path: str):
     from .train import build_model
 
     return build_model(state), state
-
-
-def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Fit into ``size`` x ``size`` keeping the aspect ratio, grey padding."""
-    h, w = pixels.shape[:2]
-    scale = size / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = np.asarray(Image.fromarray(pixels).resize((nw, nh), Image.Resampling.BILINEAR))
-    out = np.full((size, size, 3), 114, np.uint8)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    out[top:top + nh, left:left + nw] = resized
-    return out, scale, (left, top)
 
 
 def embedding_layer(net) -> torch.nn.Module:

@@ -11,21 +11,8 @@ from torch.utils.data import Dataset, Sampler
 
 from ..classification.data import to_input
 from ..reader import ProjectReader
-from .geometry import pair_features, union_boxes
+from .geometry import pair_features, union_boxes, wrapped_window
 from .sampling import Frame, class_balance, sample
-
-
-def wrapped_window(pixels: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
-    """The window (x1, y1)-(x2, y2) of a panorama, its columns taken modulo
-    the width, so a window past either edge continues from the other one."""
-    height, width = pixels.shape[:2]
-    xa, xb = int(np.floor(x1)), max(int(np.ceil(x2)), int(np.floor(x1)) + 1)
-    ya, yb = max(0, int(np.floor(y1))), min(height, max(int(np.ceil(y2)), int(np.floor(y1)) + 1))
-    if yb <= ya:
-        ya, yb = max(0, min(height - 1, ya)), max(0, min(height - 1, ya)) + 1
-    if 0 <= xa and xb <= width:
-        return pixels[ya:yb, xa:xb]
-    return pixels[ya:yb][:, np.arange(xa, xb) % width]
 
 
 def pair_tensors(pixels: np.ndarray, a, b, size: int, width: float | None = None,

@@ -63,3 +63,16 @@ def pair_features(a, b, width: float, height: float) -> np.ndarray:
     across = (np.abs(cb - ca) % width > width / 2).astype(np.float64)
     return np.stack([dx / wmax, dy / hmax, dx / width, np.minimum(wa, wb) / wmax, np.minimum(ha, hb) / hmax,
                      iou, across, (ha + hb) / 2 / max(height, 1.0)], axis=1).astype(np.float32)
+
+
+def wrapped_window(pixels: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
+    """The window (x1, y1)-(x2, y2) of a panorama, its columns taken modulo
+    the width, so a window past either edge continues from the other one."""
+    height, width = pixels.shape[:2]
+    xa, xb = int(np.floor(x1)), max(int(np.ceil(x2)), int(np.floor(x1)) + 1)
+    ya, yb = max(0, int(np.floor(y1))), min(height, max(int(np.ceil(y2)), int(np.floor(y1)) + 1))
+    if yb <= ya:
+        ya, yb = max(0, min(height - 1, ya)), max(0, min(height - 1, ya)) + 1
+    if 0 <= xa and xb <= width:
+        return pixels[ya:yb, xa:xb]
+    return pixels[ya:yb][:, np.arange(xa, xb) % width]

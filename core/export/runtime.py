@@ -1,0 +1,187 @@
+"""A deployment package run without PyTorch: onnxruntime (or a TensorRT
+engine) behind the package's own preprocessing, postprocessing and tiling,
+all in numpy.  Importing this module never imports torch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import postprocess as post
+from . import preprocess as pre
+from .card import PackageError, model_file, read_card
+
+DEFAULT_TILE = {"segmentation": 1024, "detection": 1024}
+DEFAULT_OVERLAP = {"segmentation": 64, "detection": 128}
+WHOLE_IMAGE_PIXELS = 64_000_000  # detection: larger images are tiled (core.predict.MAX_PIXELS)
+
+
+class OrtBackend:
+    """An ONNX file in onnxruntime (CUDA when asked and present, else CPU)."""
+
+    def __init__(self, path: Path, device: str = "cpu", threads: int = 0):
+        import onnxruntime as ort
+
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise PackageError(f"onnxruntime cannot load it ({str(exc).splitlines()[0][:160]})", path) from None
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.providers = self.session.get_providers()
+
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {n: np.ascontiguousarray(a) for n, a in zip(self.inputs, arrays)})
+
+
+def open_backend(folder: Path, card: dict, fmt: str, device: str = "cpu"):
+    path = model_file(folder, card, fmt)
+    if fmt == "tensorrt":
+        from .tensorrt import EngineBackend
+
+        return EngineBackend(path)
+    return OrtBackend(path, device)
+
+
+class ArrayRegion:
+    """Pixels in memory, read by window like an image file."""
+
+    def __init__(self, pixels: np.ndarray):
+        self.pixels = pixels
+        self.height, self.width = pixels.shape[:2]
+
+    def read_region(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        return self.pixels[y:y + h, x:x + w]
+
+
+class Predictor:
+    """One package, one format: ``segment``, ``detect``, ``classify`` or
+    ``pairs`` by its task, and ``forward`` for the raw network."""
+
+    def __init__(self, folder: str | Path, fmt: str = "onnx", device: str = "cpu", card: dict | None = None):
+        self.folder = Path(folder)
+        self.card = card if card is not None else read_card(self.folder)
+        self.task, self.format = self.card["task"], fmt
+        self.backend = open_backend(self.folder, self.card, fmt, device)
+        p = self.card["preprocessing"]
+        self.mean, self.std = p.get("mean", (0.0, 0.0, 0.0)), p.get("std", (1.0, 1.0, 1.0))
+        self.size, self.stride = p.get("size"), int(p.get("stride", 32))
+        shape = self.card["input"]
+        self.fixed = (shape.get("height"), shape.get("width")) if shape.get("height") else None
+        tiling = self.card.get("tiling") or {}
+        self.tile = int(tiling.get("tile", DEFAULT_TILE.get(self.task, 1024)))
+        self.overlap = int(tiling.get("overlap", DEFAULT_OVERLAP.get(self.task, 64)))
+        self.above_pixels = int(tiling.get("above_pixels", WHOLE_IMAGE_PIXELS))
+        self.thresholds = self.card.get("thresholds") or {}
+        self.temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0))
+
+    # -- the network ------------------------------------------------------------
+    def forward(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        return self.backend(*arrays)
+
+    # -- segmentation -------------------------------------------------------------
+    def segmentation_input(self, pixels: np.ndarray) -> np.ndarray:
+        x = pre.padded_input(pixels, self.stride, self.mean, self.std)
+        if self.fixed:
+            th, tw = self.fixed
+            x = np.pad(x, ((0, 0), (0, max(0, th - x.shape[1])), (0, max(0, tw - x.shape[2]))))
+        return x
+
+    def segment_logits(self, pixels: np.ndarray) -> np.ndarray:
+        """Class scores (C, H, W) of a window that fits the network."""
+        h, w = pixels.shape[:2]
+        return self.forward(self.segmentation_input(pixels)[None])[0][0, :, :h, :w]
+
+    def segment(self, source) -> np.ndarray:
+        """Channel index per pixel of an image or window (an array, or an
+        image source read window by window); tiled with overlap when larger
+        than the tile (or than a fixed-size network's input)."""
+        region = ArrayRegion(source) if isinstance(source, np.ndarray) else source
+        h, w = region.height, region.width
+        tile = min(self.fixed) if self.fixed else self.tile
+        if h <= tile and w <= tile:
+            return self.segment_logits(region.read_region(0, 0, w, h)).argmax(0).astype(np.uint8)
+        out = np.zeros((h, w), np.uint8)
+        half = self.overlap // 2
+        for x, y, tw, th in pre.tiles(h, w, tile, self.overlap):
+            labels = self.segment_logits(region.read_region(x, y, tw, th)).argmax(0)
+            left, top = (half if x > 0 else 0), (half if y > 0 else 0)
+            right, bottom = (half if x + tw < w else 0), (half if y + th < h else 0)
+            out[y + top:y + th - bottom, x + left:x + tw - right] = labels[top:th - bottom, left:tw - right]
+        return out
+
+    # -- detection ------------------------------------------------------------------
+    def detect(self, source, conf: float | None = None, iou: float | None = None, max_det: int | None = None,
+               raw: bool = False) -> dict[str, np.ndarray]:
+        """``boxes`` (n, 4) x1 y1 x2 y2 in image pixels, ``scores``, ``classes``
+        (channel index).  Images over the package's ``above_pixels`` (those
+        the studio too would not predict whole) are predicted tile by tile
+        and merged."""
+        conf = self.thresholds.get("confidence", 0.25) if conf is None else conf
+        iou = self.thresholds.get("iou", 0.7) if iou is None else iou
+        max_det = int(self.thresholds.get("max_detections", 300) if max_det is None else max_det)
+        region = ArrayRegion(source) if isinstance(source, np.ndarray) else source
+        h, w = region.height, region.width
+        if h * w <= self.above_pixels:
+            return self._detect_window(region.read_region(0, 0, w, h), conf, iou, max_det, raw)
+        parts = []
+        for x, y, tw, th in pre.tiles(h, w, self.tile, self.overlap):
+            found = self._detect_window(region.read_region(x, y, tw, th), conf, iou, max_det, False)
+            found["boxes"] = found["boxes"] + np.array([x, y, x, y], np.float32)
+            parts.append(found)
+        return post.merge_tiles(parts, iou, max_det)
+
+    def _detect_window(self, pixels, conf, iou, max_det, raw) -> dict[str, np.ndarray]:
+        x, scale, offset = pre.letterbox_input(pixels, self.size)
+        out = self.forward(x[None])[0][0]
+        found = post.detections(out, conf, iou, max_det, self.temperature)
+        found["boxes"] = post.unletterbox(found["boxes"], scale, offset, *pixels.shape[:2])
+        if raw:
+            found["raw"] = out
+        return found
+
+    # -- classification -------------------------------------------------------------
+    def classify(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        """Class probabilities (n, K) of image crops."""
+        out = []
+        for start in range(0, len(crops), batch):
+            x = np.stack([pre.square_input(c, self.size, self.mean, self.std) for c in crops[start:start + batch]])
+            out.append(post.softmax(self.forward(x)[0], 1, self.temperature))
+        return np.concatenate(out) if out else np.zeros((0, len(self.card["classes"])), np.float32)
+
+    # -- pairs ----------------------------------------------------------------------
+    def pair_inputs(self, pixels: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
+        from ..pipelines.pairs.geometry import pair_features, union_boxes, wrapped_window
+
+        height, width = pixels.shape[:2]
+        union = union_boxes(a, b, width)[0]
+        crops = np.stack([pre.square_input(wrapped_window(pixels, *box), self.size, self.mean, self.std)
+                          for box in (a, b, union)])
+        return crops, pair_features(a, b, width, height)[0]
+
+    def pairs(self, pixels: np.ndarray, boxes: np.ndarray, batch: int = 64) -> list[dict]:
+        """Every candidate pair of person ``boxes``: ``{"i", "j", "interaction",
+        "type", "type_probability"}`` as the PyTorch pair model gives them."""
+        from ..pipelines.pairs.sampling import candidate_pairs
+
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        keys = candidate_pairs(boxes, pixels.shape[1], self.thresholds.get("distance_multiplier", 3.0)).tolist()
+        names = self.card.get("type_classes", [])
+        out = []
+        for start in range(0, len(keys), batch):
+            chunk = keys[start:start + batch]
+            inputs = [self.pair_inputs(pixels, boxes[i], boxes[j]) for i, j in chunk]
+            logit, types = self.forward(np.stack([c for c, _ in inputs]), np.stack([g for _, g in inputs]))
+            p, q = post.sigmoid(logit, self.temperature), post.softmax(types, 1)
+            for (i, j), pi, qi in zip(chunk, p, q):
+                k = int(qi.argmax())
+                out.append({"i": i, "j": j, "interaction": float(pi), "type": names[k] if names else str(k),
+                            "type_probability": float(qi[k])})
+        return out
