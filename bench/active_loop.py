@@ -135,6 +135,12 @@ def throughput(root: Path, model_id: int, args, repeats: int = 3) -> dict:
             "ratio": round(scoring / plain, 3)}
 
 
+def _loop_settings(args) -> dict:
+    """What makes two loops comparable (a cached loop is reused only under these)."""
+    return {k: getattr(args, k) for k in ("size", "rounds", "initial", "budget", "epochs", "image_size",
+                                          "train_seed")}
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -188,9 +194,17 @@ def main() -> None:
     project.close()
     started = time.monotonic()
     results: dict = {}
+    done = out / "loops"  # one file per finished loop: a stopped run resumes where it was
+    done.mkdir(exist_ok=True)
     for strategy in args.strategies.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            results.setdefault(strategy, {})[str(seed)] = one_loop(source, strategy, seed, args)
+            cached = done / f"{strategy}-{seed}.json"
+            if cached.is_file() and json.loads(cached.read_text()).get("settings") == _loop_settings(args):
+                curve = json.loads(cached.read_text())["curve"]
+            else:
+                curve = one_loop(source, strategy, seed, args)
+                cached.write_text(json.dumps({"settings": _loop_settings(args), "curve": curve}, indent=2))
+            results.setdefault(strategy, {})[str(seed)] = curve
     last = results[next(iter(results))]["0" if "0" in results[next(iter(results))] else
                                         next(iter(results[next(iter(results))]))][-1]
     means = {s: [{"labelled": p["labelled"],
@@ -198,7 +212,8 @@ def main() -> None:
                   "map50_95": round(float(np.mean([c[k]["map50_95"] for c in by_seed.values()])), 4)}
                  for k, p in enumerate(next(iter(by_seed.values())))] for s, by_seed in results.items()}
     report = {"settings": {k: v for k, v in vars(args).items()}, "mean": means, "runs": results,
-              "throughput": throughput(Path(last["root"]), last["model"], args),
+              "throughput": (throughput(Path(last["root"]), last["model"], args)
+                             if Path(last.get("root", "/nonexistent")).is_dir() else "see --throughput"),
               "minutes": round((time.monotonic() - started) / 60, 1)}
     (out / "active_loop.json").write_text(json.dumps(report, indent=2))
     plot(results, out / "active_loop.png")

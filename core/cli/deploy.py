@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", help="the package folder (default: exports/model-ID-TIME in the project); "
                                  "a ZIP of it is written beside it")
     p.add_argument("--threshold", action="append", default=[], metavar="FORMAT=DROP",
-                   help="largest allowed fall of the metric, e.g. onnx-fp16=0.02 (defaults: onnx 0.001, "
+                   help="largest allowed change of the metric, e.g. onnx-fp16=0.02 (defaults: onnx 0.001, "
                         "onnx-fp16 0.01, tensorrt 0.01)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true")
@@ -70,7 +70,7 @@ def report_text(report: dict) -> str:
     lines = [f"validation of model {report['model']} ({report['task']}) on its validation images, {metric}:",
              f"  {'pytorch':<10} {ref[metric]:.4f}" + (f"   {ref['latency_ms']:.1f} ms" if "latency_ms" in ref else "")]
     for fmt, e in report["formats"].items():
-        lines.append(f"  {fmt:<10} {e[metric]:.4f}  change {e['change']:+.4f} (allowed -{e['threshold']})  "
+        lines.append(f"  {fmt:<10} {e[metric]:.4f}  change {e['change']:+.4f} (allowed ±{e['threshold']})  "
                      f"max |diff| {e['max_abs_difference']:.2e}  "
                      + (f"{e['latency_ms']:.1f} ms  " if "latency_ms" in e else "")
                      + ("PASS" if e["passed"] else "FAIL"))

@@ -16,6 +16,7 @@ import io
 import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,8 @@ def torch_outputs(task: str, net: torch.nn.Module, arrays: tuple[np.ndarray, ...
 
 
 def _dynamo(net, inputs: tuple, path: Path, input_names, output_names, dynamic_shapes) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on axis names and deprecations
         torch.onnx.export(net, tuple(torch.from_numpy(a) for a in inputs), str(path), opset_version=OPSET,
                           external_data=False, dynamo=True, input_names=input_names, output_names=output_names,
                           dynamic_shapes=dynamic_shapes)
@@ -155,8 +157,10 @@ def _export_yolo(net, size: int, path: Path) -> None:
         level = LOGGER.level
         LOGGER.setLevel(logging.WARNING)
         try:
-            out = Exporter(overrides={"format": "onnx", "imgsz": size, "simplify": True, "opset": OPSET,
-                                      "device": "cpu", "batch": 1, "dynamic": True})(model=net)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ultralytics uses the TorchScript exporter, which torch calls legacy
+                out = Exporter(overrides={"format": "onnx", "imgsz": size, "simplify": True, "opset": OPSET,
+                                          "device": "cpu", "batch": 1, "dynamic": True})(model=net)
         finally:
             LOGGER.setLevel(level)
         shutil.move(out, path)
