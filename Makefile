@@ -78,6 +78,8 @@ screenshots: setup
 	$(VENV)/bin/tessera score $(DEMO) --method entropy --subset 'names=dive*' --conf 0.1 --model $$($(PY) -c \
 	  "from core.project import Project; print(Project.open('$(DEMO)').jobs.models('detection')[-1].id)") > /dev/null
 	$(SHOT) --queue --screenshot docs/screenshots/active-queue.png
+	$(SHOT) --export-model $$($(PY) -c "from core.project import Project; \
+	  print(Project.open('$(DEMO)').jobs.models('detection')[-1].id)") --screenshot docs/screenshots/export-dialog.png
 	@ls -1 docs/screenshots
 
 demo: setup

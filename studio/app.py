@@ -73,6 +73,14 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         window.models.reportShown.connect(shown_report.append)
         window.models.select(newest)
         window.models.compare_selected()
+    export = None
+    if training.get("export_model"):
+        large(window.models_dock, 0.45)
+        window.models.refresh()
+        window.models.select([training["export_model"]])
+        export = window.models.export_model(training["export_model"])
+        export.format.setCurrentIndex(2)  # everything: TensorRT shows why it is left out here
+        export.start()
     if training.get("pipeline"):
         form = window.training.new_job(training["pipeline"])
         for key, value in training.get("values", {}).items():
@@ -87,14 +95,15 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             rounds[0] += 1
             epochs = training.get("shot_epochs", 0)
             waiting = (epochs and window.training.curves.points("train_loss") < epochs) or \
-                (training.get("compare_newest") and not shown_report and window.models.task is not None)
+                (training.get("compare_newest") and not shown_report and window.models.task is not None) or \
+                (export is not None and export.task is not None)
             if rounds[0] < 4 or (waiting and rounds[0] < 2000):  # tiles of every level; the epochs or report
                 QTimer.singleShot(300, grab)
                 return
             if window.training.preview is not None:  # the pair sampling report, under the form
                 window.training.form_area.verticalScrollBar().setValue(window.training.preview.y())
                 app.processEvents()
-            window.grab().save(screenshot)
+            (export if export is not None else window).grab().save(screenshot)
             window.close()
 
         QTimer.singleShot(800, grab)

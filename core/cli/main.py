@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shot-epochs", type=int, default=0, help=argparse.SUPPRESS)  # screenshot after N epochs
     p.add_argument("--compare-newest", type=int, default=0, help=argparse.SUPPRESS)  # models panel comparison
     p.add_argument("--queue", action="store_true", help=argparse.SUPPRESS)  # the queue dock, large, after Next
+    p.add_argument("--export-model", type=int, default=0, help=argparse.SUPPRESS)  # the export dialog, run, shot
 
     from . import active, deploy, evaluate, train
     train.add_parsers(sub)
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
         training = {"show": args.training or bool(args.train), "pipeline": args.train,
                     "values": parse_assignments(args.set), "shot_epochs": args.shot_epochs,
-                    "compare_newest": args.compare_newest, "queue": args.queue}
+                    "compare_newest": args.compare_newest, "queue": args.queue,
+                    "export_model": args.export_model}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
                                                             args.select, args.shortcuts, training)
     for module in (train, evaluate, active, deploy):

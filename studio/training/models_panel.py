@@ -16,7 +16,9 @@ from core.pipelines import get_pipeline
 
 from ..widgets.tables import record_table
 from .core_task import CoreTask
+from .export_dialog import ExportDialog
 
+EXPORTABLE = ("segmentation", "detection", "classification", "pairs-stage1", "pairs-stage2")
 SHOWN_METRICS = ("val_miou", "val_map50_95", "val_map50", "val_accuracy", "val_f1", "val_loss")
 
 
@@ -52,6 +54,11 @@ class ModelsPanel(QWidget):
                                     "the training images, collect false positives, add them as hard negatives, "
                                     "retrain")
         self.mine_button.clicked.connect(lambda: self.mineRequested.emit(self.selected_ids()[0]))
+        self.export_button = QPushButton("Export for deployment…")
+        self.export_button.setToolTip("ONNX, FP16 ONNX and TensorRT, each validated against this model on its "
+                                      "validation images, as a package that runs without PyTorch")
+        self.export_button.clicked.connect(lambda: self.export_model(self.selected_ids()[0]))
+        self.export_dialog = None
         self.current_image = lambda: None  # the window tells which image is shown
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -63,6 +70,7 @@ class ModelsPanel(QWidget):
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.predict_button)
         buttons.addWidget(self.mine_button)
+        buttons.addWidget(self.export_button)
         buttons.addStretch(1)
         left = QWidget()
         lay = QVBoxLayout(left)
@@ -91,6 +99,9 @@ class ModelsPanel(QWidget):
         if self.task is not None:
             self.task.kill()
             self.task = None
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+            self.export_dialog = None
 
     def refresh(self) -> None:
         models = self.project.jobs.models() if self.project is not None else []
@@ -132,6 +143,18 @@ class ModelsPanel(QWidget):
         ids = self.selected_ids()
         self.mine_button.setEnabled(n == 1 and self.project is not None
                                     and self.project.jobs.model(ids[0]).pipeline == "detection")
+        self.export_button.setEnabled(n == 1 and self.project is not None
+                                      and self.project.jobs.model(ids[0]).pipeline in EXPORTABLE)
+
+    def export_model(self, model_id: int) -> ExportDialog:
+        """The export dialog for ``model_id`` (one at a time; it runs its own subprocess)."""
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+        self.export_dialog = ExportDialog(self.project, model_id, self)
+        self.export_dialog.exported.connect(lambda s: self.message.emit(
+            f"model {model_id} exported to {s['folder']}: validation {'passed' if s['passed'] else 'FAILED'}"))
+        self.export_dialog.show()
+        return self.export_dialog
 
     # -- evaluate / compare, in subprocesses ------------------------------------
     def evaluate_selected(self) -> None:
