@@ -9,11 +9,12 @@ Models default to the newest of each pipeline in the project.  Each is
 exported to a temporary folder (ONNX, FP16 ONNX, engine), then every
 runtime is timed on the same random inputs of the model's input size
 (segmentation: its training size): the median of ``--runs`` forward passes
-after warm-up.  Not a test: run by hand and record the figures."""
+after warm-up, PyTorch and onnxruntime on the same number of CPU threads.  Not a test: run by hand and record the figures."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -38,7 +39,7 @@ def _median_ms(fn, inputs, runs: int) -> float:
     return float(np.median(times)) * 1000
 
 
-def bench_model(project, model_id: int, device: str, runs: int, folder: Path) -> dict:
+def bench_model(project, model_id: int, device: str, runs: int, folder: Path, threads: int) -> dict:
     import torch
 
     from core.export import tensorrt
@@ -54,8 +55,8 @@ def bench_model(project, model_id: int, device: str, runs: int, folder: Path) ->
     net, state = load_net(model)
     net = net.to(device)
     runtimes = {"pytorch": lambda *a: torch_outputs(task, net, a, device),
-                "onnx": OrtBackend(folder / "model.onnx", device),
-                "onnx-fp16": OrtBackend(folder / "model-fp16.onnx", device)}
+                "onnx": OrtBackend(folder / "model.onnx", device, threads),
+                "onnx-fp16": OrtBackend(folder / "model-fp16.onnx", device, threads)}
     usable, why = tensorrt.availability()
     if usable:
         from core.export.tensorrt import EngineBackend
@@ -86,10 +87,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", default="bench-out/export")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="CPU threads for PyTorch and onnxruntime alike (default: every core)")
     args = parser.parse_args()
     configure_environment()
     import onnxruntime
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from core.project import Project
 
@@ -107,9 +112,9 @@ def main() -> None:
             for model_id in ids:
                 folder = Path(tmp) / str(model_id)
                 folder.mkdir()
-                results.append(bench_model(project, model_id, args.device, args.runs, folder))
+                results.append(bench_model(project, model_id, args.device, args.runs, folder, args.threads))
     report = {"device": args.device if args.device == "cpu" else torch.cuda.get_device_name(0),
-              "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+              "cpu": platform.processor() or platform.machine(), "threads": args.threads,
               "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "runs": args.runs,
               "models": results}
     out = Path(args.out)
