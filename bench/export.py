@@ -18,25 +18,12 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.appdirs import configure_environment  # noqa: E402
-
-
-def _median_ms(fn, inputs, runs: int) -> float:
-    for _ in range(3):
-        fn(*inputs)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(*inputs)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)) * 1000
 
 
 def bench_model(project, model_id: int, device: str, runs: int, folder: Path, threads: int) -> dict:
@@ -47,6 +34,7 @@ def bench_model(project, model_id: int, device: str, runs: int, folder: Path, th
     from core.export.onnx_export import example_inputs, export_onnx, load_net, task_of, torch_outputs
     from core.export.package import _profile
     from core.export.runtime import OrtBackend
+    from core.export.validate import latency_ms
 
     model = project.jobs.model(model_id)
     task = task_of(model.pipeline)
@@ -71,7 +59,7 @@ def bench_model(project, model_id: int, device: str, runs: int, folder: Path, th
         row = {}
         with torch.inference_mode():
             for name, fn in runtimes.items():
-                ms = _median_ms(fn, inputs, runs)
+                ms = latency_ms(fn, inputs, runs)
                 row[name] = {"latency_ms": round(ms, 2), "images_per_s": round(batch * 1000 / ms, 1)}
         base = row["pytorch"]["latency_ms"]
         for name in row:
