@@ -109,7 +109,7 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
         (work / "labels.txt").write_text("".join(c["name"] + "\n" for c in card["classes"]))
         say(3, 4, "validating against the PyTorch model")
         present = [f for f in FORMATS if files[f]]
-        report = validate(project, model, work, present, thresholds, device)
+        report = validate(project, model, work, present, thresholds, device, progress)
         report["notes"] = notes
         (work / "validation.json").write_text(json.dumps(report, indent=2))
         card["validation"] = {"file": "validation.json", "passed": report["passed"], "metric": report["metric"],

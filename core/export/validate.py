@@ -16,7 +16,7 @@ import numpy as np
 
 from ..evaluate import validation_items
 from ..imagery.reader import open_image
-from ..progress import Progress, track
+from ..progress import Progress
 from ..project import Project
 from .card import read_card
 from .onnx_export import load_net, torch_outputs
@@ -145,14 +145,14 @@ def validate(project: Project, model, folder, formats: list[str], thresholds: di
     reference = metrics(project, model, task, None, device, progress)
     report = {"model": model.id, "task": task, "metric": main, "device": device,
               "pytorch": {main: reference[main], second: reference[second]}, "formats": {}, "passed": True}
-    for fmt in track(formats, progress, message="validating exports"):
+    for fmt in formats:
         predictor = Predictor(folder, fmt, device, card=card)
         samples = parity_inputs(project, model, task, predictor)
         diffs = []
         for inputs in samples:
             for a, b in zip(torch_outputs(task, net, inputs, device), predictor.forward(*inputs)):
                 diffs.append(np.abs(a.astype(np.float64) - np.asarray(b, np.float64).reshape(a.shape)))
-        result = metrics(project, model, task, predictor, device)
+        result = metrics(project, model, task, predictor, device, progress)  # the longest part: show it
         change = result[main] - reference[main]
         entry = {main: result[main], second: result[second], "change": round(change, 6),
                  "threshold": limits[fmt], "passed": bool(abs(change) <= limits[fmt]),

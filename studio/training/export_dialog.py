@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import importlib.util
 import json
-from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -187,7 +186,3 @@ class ExportDialog(QDialog):
             self.task.kill()
             self.task = None
         super().closeEvent(event)
-
-    @property
-    def package_folder(self) -> Path | None:
-        return Path(self.summary["folder"]) if self.summary else None

@@ -141,10 +141,9 @@ class ModelsPanel(QWidget):
         self.compare_button.setEnabled(n >= 1 and not busy)
         self.predict_button.setEnabled(n == 1 and not busy)
         ids = self.selected_ids()
-        self.mine_button.setEnabled(n == 1 and self.project is not None
-                                    and self.project.jobs.model(ids[0]).pipeline == "detection")
-        self.export_button.setEnabled(n == 1 and self.project is not None
-                                      and self.project.jobs.model(ids[0]).pipeline in EXPORTABLE)
+        pipeline = self.project.jobs.model(ids[0]).pipeline if n == 1 and self.project is not None else None
+        self.mine_button.setEnabled(pipeline == "detection")
+        self.export_button.setEnabled(pipeline in EXPORTABLE)
 
     def export_model(self, model_id: int) -> ExportDialog:
         """The export dialog for ``model_id`` (one at a time; it runs its own subprocess)."""
