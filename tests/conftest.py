@@ -1,3 +1,4 @@
+import atexit
 import os
 import shutil
 import tempfile
@@ -7,6 +8,7 @@ import pytest
 
 # Keep every library's files inside a throwaway folder, offline, before any import.
 _HOME = Path(tempfile.mkdtemp(prefix="tessera-test-home-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ.setdefault("TESSERA_HOME", str(_HOME))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -22,6 +24,18 @@ def project(tmp_path):
     p = Project.init(tmp_path / "proj")
     yield p
     p.close()
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory, request):
+    """A folder for one test module's trained models, removed when the module ends.
+
+    Training leaves checkpoints of a few hundred MB; kept for the whole session they
+    once filled a CI machine's disk.
+    """
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

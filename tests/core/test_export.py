@@ -29,11 +29,11 @@ TASK = {"segmentation": "segmentation", "detection": "detection", "classificatio
 
 
 @pytest.fixture(scope="module")
-def models(demo_small, tmp_path_factory):
+def models(demo_small, module_tmp):
     """One trained model per pipeline in one demo project: {pipeline: model id}."""
     import shutil
 
-    root = tmp_path_factory.mktemp("export") / "p"
+    root = module_tmp / "p"
     shutil.copytree(demo_small, root)
     out = {}
     for pipeline, values in JOBS.items():
@@ -46,7 +46,7 @@ def models(demo_small, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def packages(models, tmp_path_factory):
+def packages(models, module_tmp):
     """Each model exported as ONNX + FP16 ONNX: {pipeline: ExportResult}."""
     from core.export.package import export_model
 
@@ -55,7 +55,7 @@ def packages(models, tmp_path_factory):
     with Project.open(root) as project:
         for pipeline, model_id in ids.items():
             out[pipeline] = export_model(project, model_id, "onnx-fp16",
-                                         tmp_path_factory.mktemp("pkg") / pipeline)
+                                         module_tmp / f"pkg-{pipeline}")
     return out
 
 

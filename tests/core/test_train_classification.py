@@ -9,10 +9,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(module_tmp):
     from core.demo import build_demo
 
-    project, _ = build_demo(tmp_path_factory.mktemp("cls") / "p", "detection")
+    project, _ = build_demo(module_tmp / "p", "detection")
     with project:
         job_id = create_job(project, "classification", {
             "architecture": "resnet18", "image_size": "48", "epochs": "5", "batch_size": "8", "workers": "0",

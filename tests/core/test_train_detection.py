@@ -10,10 +10,10 @@ TINY = {"image_size": "160", "batch_size": "8", "workers": "0", "close_mosaic": 
 
 
 @pytest.fixture(scope="module")
-def det_project(tmp_path_factory):
+def det_project(module_tmp):
     from core.demo import build_demo
 
-    project, _ = build_demo(tmp_path_factory.mktemp("det") / "p", "detection")
+    project, _ = build_demo(module_tmp / "p", "detection")
     project.close()
     return project.root
 

@@ -17,10 +17,10 @@ RUN_FILES = ("config.json", "evaluation_report.txt", "training_curves.png", "con
 
 
 @pytest.fixture(scope="module")
-def panoramas(tmp_path_factory):
+def panoramas(module_tmp):
     from core.demo import build_demo
 
-    project, _ = build_demo(tmp_path_factory.mktemp("pairs") / "p", "pairs", "small")
+    project, _ = build_demo(module_tmp / "p", "pairs", "small")
     project.close()
     return project.root
 

@@ -16,10 +16,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def seg_project(tmp_path_factory):
+def seg_project(module_tmp):
     from core.demo import build_demo
 
-    project, _ = build_demo(tmp_path_factory.mktemp("seg") / "p", "segmentation")
+    project, _ = build_demo(module_tmp / "p", "segmentation")
     project.close()
     return project.root
 
