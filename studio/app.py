@@ -80,6 +80,8 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         window.models.select([training["export_model"]])
         export = window.models.export_model(training["export_model"])
         export.format.setCurrentIndex(2)  # everything: TensorRT shows why it is left out here
+        export.tta["flip"].setChecked(export.tta["flip"].isEnabled())
+        export.calibrate.setChecked(True)
         export.start()
     if training.get("pipeline"):
         form = window.training.new_job(training["pipeline"])

@@ -20,6 +20,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--threshold", action="append", default=[], metavar="FORMAT=DROP",
                    help="largest allowed change of the metric, e.g. onnx-fp16=0.02 (defaults: onnx 0.001, "
                         "onnx-fp16 0.01, tensorrt 0.01)")
+    p.add_argument("--tta", nargs="?", const="flip", default=None, metavar="KINDS",
+                   help="test-time augmentation in the package (segmentation, detection): any of flip, rotate, "
+                        "scale, comma-separated, or all (default when given alone: flip); the report gives the "
+                        "metric with and without it")
+    p.add_argument("--calibrated", nargs="?", const="per-class", default=None, choices=("per-class", "critical"),
+                   help="fit a confidence temperature on half the validation items and report the calibration "
+                        "error before and after on the other half; detection: a temperature per class (default) "
+                        "or for the critical classes only")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true")
 
@@ -51,7 +59,7 @@ def run(args) -> int | None:
     with Project.open(args.dir) as project:
         progress = cli_progress()
         result = export_model(project, args.model, args.format, args.out, _thresholds(args.threshold),
-                              args.device, progress)
+                              args.device, progress, tta=args.tta, calibration=args.calibrated)
         progress.close()
     if args.json:
         print(json.dumps(result.summary(), indent=2))
@@ -74,8 +82,24 @@ def report_text(report: dict) -> str:
                      f"max |diff| {e['max_abs_difference']:.2e}  "
                      + (f"{e['latency_ms']:.1f} ms  " if "latency_ms" in e else "")
                      + ("PASS" if e["passed"] else "FAIL"))
+    if report.get("tta"):
+        t = report["tta"]
+        lines.append(f"  with test-time augmentation ({', '.join(t['kinds'])}: {len(t['views'])} views): "
+                     f"{t[metric]:.4f}, {t['change']:+.4f} against the same package without it")
+    if report.get("calibration"):
+        lines.append("  calibration: " + calibration_text(report["calibration"], metric))
     lines.append("passed" if report["passed"] else "FAILED: an export falls below its threshold")
     return "\n".join(lines)
+
+
+def calibration_text(c: dict, metric: str) -> str:
+    """One line on the package's calibration (the report and the studio's dialog)."""
+    if c.get("ece_before") is None:
+        return f"not calibrated: {c.get('note', '')}"
+    line = f"expected calibration error {c['ece_before']:.4f} → {c['ece_after']:.4f} on held-out items"
+    if not c.get("applied", True):
+        return line + "; not lowered, so not applied"
+    return line + (f"; {metric} with it {c[metric]:.4f} ({c['change']:+.4f})" if metric in c else "; applied")
 
 
 def predict_package(args) -> int:

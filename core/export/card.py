@@ -13,6 +13,18 @@ CARD = "model.json"
 CARD_FORMAT = "tessera-deploy-v1"
 FORMATS = ("onnx", "onnx-fp16", "tensorrt")
 TASKS = ("segmentation", "detection", "classification", "pairs")
+REFINED = ("segmentation", "detection")  # the tasks that take test-time augmentation
+
+
+def task_of(pipeline: str) -> str:
+    """The deployment task of a training pipeline."""
+    from ..pipelines.pairs import PIPELINES as PAIR_PIPELINES
+
+    if pipeline in PAIR_PIPELINES:
+        return "pairs"
+    if pipeline in TASKS:
+        return pipeline
+    raise TesseraError(f"no export for pipeline {pipeline!r}")
 REQUIRED = ("format", "task", "classes", "input", "preprocessing", "files")
 
 

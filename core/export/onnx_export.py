@@ -22,21 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import TesseraError
+from .card import task_of
 from ..predict import MAX_PIXELS
-from ..pipelines.pairs import PIPELINES as PAIR_PIPELINES
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 OPSET = 18
 FIXED_SIZE = ("upernet",)  # smp architectures whose graph keeps the input size
-
-
-def task_of(pipeline: str) -> str:
-    if pipeline in PAIR_PIPELINES:
-        return "pairs"
-    if pipeline in ("segmentation", "detection", "classification"):
-        return pipeline
-    raise TesseraError(f"no export for pipeline {pipeline!r}")
 
 
 def load_net(model) -> tuple[torch.nn.Module, dict]:

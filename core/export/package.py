@@ -62,16 +62,26 @@ def _classes(state: dict, task: str) -> list[dict]:
 
 
 def export_model(project: Project, model_id: int, fmt: str = "all", out: str | Path | None = None,
-                 thresholds: dict | None = None, device: str = "cpu", progress: Progress | None = None
-                 ) -> ExportResult:
+                 thresholds: dict | None = None, device: str = "cpu", progress: Progress | None = None,
+                 tta=None, calibration: str | None = None) -> ExportResult:
+    """``tta``: the kinds of test-time augmentation the package applies
+    (``"flip,rotate,scale"``; segmentation and detection); ``calibration``:
+    fit a temperature (``"per-class"`` or ``"critical"``, the detection
+    modes; any of them means one temperature for other tasks)."""
     from . import tensorrt
+    from . import tta as aug
     from .fp16 import to_fp16
-    from .onnx_export import export_onnx, task_of
+    from .card import REFINED, task_of
+    from .onnx_export import export_onnx
     from .validate import validate
 
     model = project.jobs.model(model_id)
     task = task_of(model.pipeline)
     wanted = formats_for(fmt)
+    kinds = aug.parse(tta)
+    if kinds and task not in REFINED:
+        raise TesseraError(f"test-time augmentation is for segmentation and detection models; model {model_id} "
+                           f"is {task}")
     target = _target(project, model_id, out)
     work = target.with_name(target.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
@@ -102,10 +112,21 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "classes": _classes(state, task), "input": info["input"], "outputs": info["outputs"],
                 "preprocessing": info["preprocessing"], "tiling": info.get("tiling"),
-                "thresholds": _thresholds(task, state), "calibration": None, "files": files}
+                "thresholds": _thresholds(task, state), "calibration": None, "files": files,
+                "tta": {"kinds": list(kinds), "views": len(aug.views(kinds)),
+                        "fusion": "weighted box fusion" if task == "detection" else "mean probability"}
+                if kinds else None}
         if task == "pairs":
             card.update(stage=state["stage"], type_classes=list(state["type_classes"]))
         write_card(work, card)
+        if calibration:
+            from .calibrate import calibrate
+            from .runtime import Predictor
+
+            say(3, 4, "calibrating confidences")
+            plain = Predictor(work, "onnx", device, card=card, tta=False, calibrated=False)
+            card["calibration"] = calibrate(project, model, plain, calibration, progress)
+            write_card(work, card)
         (work / "labels.txt").write_text("".join(c["name"] + "\n" for c in card["classes"]))
         say(3, 4, "validating against the PyTorch model")
         present = [f for f in FORMATS if files[f]]
@@ -125,6 +146,8 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
         raise
     archive = _zip(target)
     say(4, 4, "done")
+    if card["calibration"]:  # stored with the model too
+        project.jobs.update_model_metrics(model.id, {"calibration": card["calibration"]})
     export_id = project.exports.add(model.id, ",".join(present), str(target), {**report, "zip": str(archive)})
     return ExportResult(target, archive, export_id, card, report, notes)
 

@@ -10,15 +10,17 @@ MAX_WH = 7680  # ultralytics' class offset: boxes of different classes never ove
 MAX_NMS = 30000
 
 
-def softmax(logits: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
-    z = logits.astype(np.float64) / float(temperature)
+def softmax(logits: np.ndarray, axis: int = -1, temperature=1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / np.asarray(temperature, np.float64)
     z -= z.max(axis=axis, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
 
 
-def sigmoid(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64) / float(temperature)))).astype(np.float32)
+def sigmoid(logits: np.ndarray, temperature=1.0) -> np.ndarray:
+    """``temperature``: one number, or one per last-axis entry (per class)."""
+    z = np.asarray(logits, np.float64) / np.asarray(temperature, np.float64)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -39,15 +41,16 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def detections(raw: np.ndarray, conf: float, iou: float, max_det: int, temperature: float = 1.0
+def detections(raw: np.ndarray, conf: float, iou: float, max_det: int, temperature=1.0
                ) -> dict[str, np.ndarray]:
     """One image's raw YOLO output (4 + K, N): centre-size boxes and K class
     scores per anchor → ``boxes`` (n, 4) x1 y1 x2 y2 in network pixels,
-    ``scores``, ``classes``, ``class_scores`` (n, K)."""
+    ``scores``, ``classes``, ``class_scores`` (n, K).  ``temperature``: one,
+    or one per class (calibration)."""
     raw = np.asarray(raw, dtype=np.float32)
     k = raw.shape[0] - 4
     cls = raw[4:].T
-    if temperature != 1.0:  # scores are sigmoids: rescale their logits
+    if np.any(np.asarray(temperature) != 1.0):  # scores are sigmoids: rescale their logits
         cls = sigmoid(np.log(np.clip(cls, 1e-7, 1 - 1e-7) / np.clip(1 - cls, 1e-7, 1)), temperature)
     best = cls.argmax(1)
     score = cls[np.arange(len(cls)), best]

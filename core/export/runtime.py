@@ -9,7 +9,8 @@ import numpy as np
 
 from . import postprocess as post
 from . import preprocess as pre
-from .card import PackageError, model_file, read_card
+from . import tta as aug
+from .card import REFINED, PackageError, model_file, read_card
 
 DEFAULT_TILE = {"segmentation": 1024, "detection": 1024}
 DEFAULT_OVERLAP = {"segmentation": 64, "detection": 128}
@@ -63,9 +64,14 @@ class ArrayRegion:
 
 class Predictor:
     """One package, one format: ``segment``, ``detect``, ``classify`` or
-    ``pairs`` by its task, and ``forward`` for the raw network."""
+    ``pairs`` by its task, and ``forward`` for the raw network.
 
-    def __init__(self, folder: str | Path, fmt: str = "onnx", device: str = "cpu", card: dict | None = None):
+    The package's test-time augmentation (``tta`` in its card) and
+    calibration apply unless ``tta`` names other views (False: none) or
+    ``calibrated`` is False."""
+
+    def __init__(self, folder: str | Path, fmt: str = "onnx", device: str = "cpu", card: dict | None = None,
+                 tta=None, calibrated: bool = True):
         self.folder = Path(folder)
         self.card = card if card is not None else read_card(self.folder)
         self.task, self.format = self.card["task"], fmt
@@ -80,7 +86,10 @@ class Predictor:
         self.overlap = int(tiling.get("overlap", DEFAULT_OVERLAP.get(self.task, 64)))
         self.above_pixels = int(tiling.get("above_pixels", WHOLE_IMAGE_PIXELS))
         self.thresholds = self.card.get("thresholds") or {}
-        self.temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0))
+        temperature = (self.card.get("calibration") or {}).get("temperature", 1.0) if calibrated else 1.0
+        self.temperature = np.asarray(temperature, np.float64) if isinstance(temperature, list) else float(temperature)
+        kinds = (self.card.get("tta") or {}).get("kinds") if tta is None else tta
+        self.views = aug.views(aug.parse(kinds)) if self.task in REFINED else [aug.View()]
 
     # -- the network ------------------------------------------------------------
     def forward(self, *arrays: np.ndarray) -> list[np.ndarray]:
@@ -99,21 +108,48 @@ class Predictor:
         h, w = pixels.shape[:2]
         return self.forward(self.segmentation_input(pixels)[None])[0][0, :, :h, :w]
 
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """Class probabilities (C, H, W) of a window of any size (tiled when
+        larger than the network takes)."""
+        h, w = pixels.shape[:2]
+        limit = self._limit()
+        if h <= limit and w <= limit:
+            return post.softmax(self.segment_logits(pixels), 0, self.temperature)
+        out = np.zeros((len(self.card["classes"]), h, w), np.float32)
+        for (x, y, tw, th), (top, bottom, left, right) in self._cores(h, w, limit):
+            probs = post.softmax(self.segment_logits(pixels[y:y + th, x:x + tw]), 0, self.temperature)
+            out[:, y + top:y + th - bottom, x + left:x + tw - right] = probs[:, top:th - bottom, left:tw - right]
+        return out
+
+    def _labels(self, pixels: np.ndarray) -> np.ndarray:
+        if len(self.views) == 1:
+            return self.segment_logits(pixels).argmax(0)
+        return aug.average_probabilities(self.probabilities, pixels, self.views).argmax(0)
+
+    def _limit(self) -> int:
+        return min(self.fixed) if self.fixed else self.tile
+
+    def _cores(self, h: int, w: int, tile: int):
+        """Tiles and the margins (top, bottom, left, right) cut off each so that
+        every pixel comes from the tile where it lies furthest from an edge."""
+        half = self.overlap // 2
+        for x, y, tw, th in pre.tiles(h, w, tile, self.overlap):
+            yield (x, y, tw, th), ((half if y > 0 else 0), (half if y + th < h else 0),
+                                   (half if x > 0 else 0), (half if x + tw < w else 0))
+
     def segment(self, source) -> np.ndarray:
         """Channel index per pixel of an image or window (an array, or an
         image source read window by window); tiled with overlap when larger
-        than the tile (or than a fixed-size network's input)."""
+        than the tile (or than a fixed-size network's input); with the
+        package's test-time augmentation, per tile."""
         region = ArrayRegion(source) if isinstance(source, np.ndarray) else source
         h, w = region.height, region.width
-        tile = min(self.fixed) if self.fixed else self.tile
+        tile = self._limit()
         if h <= tile and w <= tile:
-            return self.segment_logits(region.read_region(0, 0, w, h)).argmax(0).astype(np.uint8)
+            return self._labels(region.read_region(0, 0, w, h)).astype(np.uint8)
         out = np.zeros((h, w), np.uint8)
-        half = self.overlap // 2
-        for x, y, tw, th in pre.tiles(h, w, tile, self.overlap):
-            labels = self.segment_logits(region.read_region(x, y, tw, th)).argmax(0)
-            left, top = (half if x > 0 else 0), (half if y > 0 else 0)
-            right, bottom = (half if x + tw < w else 0), (half if y + th < h else 0)
+        for (x, y, tw, th), (top, bottom, left, right) in self._cores(h, w, tile):
+            labels = self._labels(region.read_region(x, y, tw, th))
             out[y + top:y + th - bottom, x + left:x + tw - right] = labels[top:th - bottom, left:tw - right]
         return out
 
@@ -139,6 +175,17 @@ class Predictor:
         return post.merge_tiles(parts, iou, max_det)
 
     def _detect_window(self, pixels, conf, iou, max_det, raw) -> dict[str, np.ndarray]:
+        if len(self.views) == 1:
+            return self._detect_view(pixels, conf, iou, max_det, raw)
+        h, w = pixels.shape[:2]
+        found = []
+        for view in self.views:
+            one = self._detect_view(aug.apply(view, pixels), conf, iou, max_det, False)
+            one["boxes"] = aug.undo_boxes(view, one["boxes"], h, w)
+            found.append(one)
+        return aug.fuse_detections(found, h, w, conf, max_det)
+
+    def _detect_view(self, pixels, conf, iou, max_det, raw) -> dict[str, np.ndarray]:
         x, scale, offset = pre.letterbox_input(pixels, self.size)
         out = self.forward(x[None])[0][0]
         found = post.detections(out, conf, iou, max_det, self.temperature)

@@ -29,7 +29,7 @@ PARITY_SAMPLES = 4
 LATENCY_RUNS = 10
 
 
-def _frames(project: Project, model):
+def pair_frames(project: Project, model):
     from ..pipelines.pairs.sampling import Frame
 
     snap = project.jobs.get(model.job_id).config.get("snapshot", {})
@@ -60,20 +60,22 @@ def metrics(project: Project, model, task: str, predictor: Predictor | None = No
 
     net, state = load_net(model)
     net = None if predictor else net
-    fn = (lambda dataset, keys: _pair_outputs(predictor, dataset, keys)) if predictor else None
-    out = evaluate_frames(net, state, project.root, _frames(project, model), device, progress, predict_fn=fn)
+    fn = (lambda dataset, keys: pair_outputs(predictor, dataset, keys)) if predictor else None
+    out = evaluate_frames(net, state, project.root, pair_frames(project, model), device, progress, predict_fn=fn)
     out.pop("probabilities", None), out.pop("targets", None)
     return out
 
 
-def _pair_outputs(predictor: Predictor, dataset, keys: list[tuple], batch: int = 64):
+def pair_outputs(predictor: Predictor, dataset, keys: list[tuple], batch: int = 64, temperature=None):
+    """P(interaction) and type probabilities of evaluation pairs, by the package."""
     from .postprocess import sigmoid, softmax
 
+    temperature = predictor.temperature if temperature is None else temperature
     interact, types = [], []
     for start in range(0, len(keys), batch):
         inputs = [_pair_input(predictor, dataset, key) for key in keys[start:start + batch]]
         logit, type_logits = predictor.forward(np.stack([c for c, _ in inputs]), np.stack([g for _, g in inputs]))
-        interact.append(sigmoid(logit, predictor.temperature))
+        interact.append(sigmoid(logit, temperature))
         types.append(softmax(type_logits, 1))
     k = len(predictor.card.get("type_classes", []))
     return (np.concatenate(interact) if interact else np.zeros(0),
@@ -92,7 +94,7 @@ def parity_inputs(project: Project, model, task: str, predictor: Predictor, n: i
     items = validation_items(project, model)[:n]
     out = []
     if task == "pairs":
-        frames = [f for f in _frames(project, model) if len(f.boxes) >= 2][:n]
+        frames = [f for f in pair_frames(project, model) if len(f.boxes) >= 2][:n]
         for frame in frames:
             image = project.images.get(frame.image_id)
             with open_image(image.file(project.root)) as src:
@@ -145,8 +147,8 @@ def validate(project: Project, model, folder, formats: list[str], thresholds: di
     reference = metrics(project, model, task, None, device, progress)
     report = {"model": model.id, "task": task, "metric": main, "device": device,
               "pytorch": {main: reference[main], second: reference[second]}, "formats": {}, "passed": True}
-    for fmt in formats:
-        predictor = Predictor(folder, fmt, device, card=card)
+    for fmt in formats:  # the network alone: no augmentation, no calibration
+        predictor = Predictor(folder, fmt, device, card=card, tta=False, calibrated=False)
         samples = parity_inputs(project, model, task, predictor)
         diffs = []
         for inputs in samples:
@@ -169,4 +171,28 @@ def validate(project: Project, model, folder, formats: list[str], thresholds: di
                         lambda *a: torch_outputs(task, net, a, device), samples[0])
         report["formats"][fmt] = entry
         report["passed"] = report["passed"] and entry["passed"]
+    if card.get("tta") and "onnx" in report["formats"]:
+        report["tta"] = _with_tta(project, model, folder, card, device, progress, report["formats"]["onnx"], main, second)
+    if card.get("calibration"):
+        report["calibration"] = _calibration_summary(project, model, folder, card, device, progress, reference, main)
     return report
+
+
+def _with_tta(project, model, folder, card, device, progress, plain: dict, main: str, second: str) -> dict:
+    """The ONNX package's metric with its test-time augmentation, beside the
+    same package without it (informative: the gate judges the network)."""
+    predictor = Predictor(folder, "onnx", device, card=card, calibrated=False)
+    result = metrics(project, model, card["task"], predictor, device, progress)
+    return {"kinds": card["tta"]["kinds"], "views": [v.name() for v in predictor.views], main: result[main],
+            second: result[second], "without": plain[main], "change": round(result[main] - plain[main], 6)}
+
+
+def _calibration_summary(project, model, folder, card, device, progress, reference: dict, main: str) -> dict:
+    """The calibration's ECE before and after; for detection (whose scores
+    it changes) also the package's metric with it."""
+    out = {k: v for k, v in card["calibration"].items() if k in ("temperature", "ece_before", "ece_after", "mode", "applied", "note")}
+    if card["task"] == "detection":
+        predictor = Predictor(folder, "onnx", device, card=card, tta=False)
+        result = metrics(project, model, "detection", predictor, device, progress)
+        out.update({main: result[main], "change": round(result[main] - reference[main], 6)})
+    return out

@@ -163,6 +163,12 @@ class JobStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (job_id, pipeline, kind, architecture, json.dumps(classes), json.dumps(metrics), path)).lastrowid
 
+    def update_model_metrics(self, model_id: int, values: dict) -> None:
+        """Merge ``values`` into a model's stored metrics (e.g. its calibration)."""
+        metrics = {**self.model(model_id).metrics, **values}
+        with self._p.transaction() as c:
+            c.execute("UPDATE models SET metrics = ? WHERE id = ?", (json.dumps(metrics), model_id))
+
     def model(self, model_id: int) -> Model:
         row = self._p.conn.execute(
             "SELECT id, job_id, pipeline, kind, architecture, classes, metrics, path, created_at "

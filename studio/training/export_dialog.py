@@ -1,5 +1,6 @@
 """"Export for deployment": the formats (TensorRT shown as available or
-not, and why), the gate's thresholds, the package folder; the export runs as
+not, and why), the gate's thresholds, test-time augmentation and confidence
+calibration, the package folder; the export runs as
 a ``tessera export-model`` subprocess with its progress shown, and ends with
 the validation report — every format's metric, its change against the
 PyTorch model, the output difference, latency and PASS / FAIL — and a
@@ -12,11 +13,16 @@ import json
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QTextBrowser, QVBoxLayout)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QTextBrowser, QVBoxLayout)
+
+from core.export.card import REFINED, task_of
+from core.export.tta import KINDS as TTA_KINDS
 
 from .core_task import CoreTask
 
+TTA_TEXT = {"flip": "horizontal flip", "rotate": "rotations 90/180/270", "scale": "scales 0.9/1.1"}
+CALIBRATION = [("per class", "per-class"), ("critical classes only", "critical")]
 FORMATS = [("ONNX", "onnx"), ("ONNX + FP16 ONNX", "onnx-fp16"), ("ONNX + FP16 ONNX + TensorRT engine", "tensorrt")]
 THRESHOLDS = {"onnx": 0.001, "onnx-fp16": 0.01, "tensorrt": 0.01}
 PASS, FAIL = "#3fa34d", "#e0564c"
@@ -48,6 +54,14 @@ def report_html(summary: dict) -> str:
     verdict = (f"<b style='color:{PASS}'>passed</b>: every export behaves like its model" if report["passed"] else
                f"<b style='color:{FAIL}'>failed</b>: an export's {metric} moved past its threshold")
     notes = "".join(f"<p><i>{html.escape(n)}</i></p>" for n in summary.get("notes", []))
+    if report.get("tta"):
+        t = report["tta"]
+        notes += (f"<p>With test-time augmentation ({html.escape(', '.join(t['kinds']))}, {len(t['views'])} views): "
+                  f"{metric} <b>{t[metric]:.4f}</b>, {t['change']:+.4f} against the same package without it.</p>")
+    if report.get("calibration"):
+        from core.cli.deploy import calibration_text
+
+        notes += f"<p>Calibration: {html.escape(calibration_text(report['calibration'], metric))}.</p>"
     return (f"<h3>Validation of model {report['model']} ({report['task']}), {metric} on its validation images</h3>"
             f"<table cellspacing='0' cellpadding='4' border='1'><tr><th>format</th><th>{metric}</th><th>change</th>"
             f"<th>allowed</th><th>max |diff|</th><th>ms / image</th><th></th></tr>{''.join(rows)}</table>"
@@ -82,6 +96,29 @@ class ExportDialog(QDialog):
             box.setValue(value)
             box.setToolTip(f"the largest change of the metric the {fmt} export may show against the PyTorch model")
             self.thresholds[fmt] = box
+        self.task_kind = task_of(model.pipeline)
+        refined = self.task_kind in REFINED
+        self.tta = {}
+        tta_row = QHBoxLayout()
+        for kind in TTA_KINDS:
+            box = QCheckBox(TTA_TEXT[kind])
+            box.setEnabled(refined)
+            self.tta[kind] = box
+            tta_row.addWidget(box)
+        tta_row.addStretch(1)
+        if not refined:
+            self.tta["flip"].setToolTip("test-time augmentation is for segmentation and detection models")
+        self.calibrate = QCheckBox("fit a confidence temperature (ECE before / after in the report)")
+        self.calibration_mode = QComboBox()
+        for text, value in CALIBRATION:
+            self.calibration_mode.addItem(text, value)
+        self.calibration_mode.setVisible(self.task_kind == "detection")
+        self.calibration_mode.setEnabled(False)
+        self.calibrate.toggled.connect(self.calibration_mode.setEnabled)
+        calibration_row = QHBoxLayout()
+        calibration_row.addWidget(self.calibrate)
+        calibration_row.addWidget(self.calibration_mode)
+        calibration_row.addStretch(1)
         self.folder = QLineEdit()
         self.folder.setPlaceholderText(f"exports/model-{model_id}-<time> in the project")
         browse = QPushButton("…")
@@ -95,6 +132,8 @@ class ExportDialog(QDialog):
         form.addRow("TensorRT", self.trt_label)
         for fmt, box in self.thresholds.items():
             form.addRow(f"allowed change, {fmt}", box)
+        form.addRow("test-time augmentation", tta_row)
+        form.addRow("calibration", calibration_row)
         form.addRow("package folder", folder_row)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -122,7 +161,7 @@ class ExportDialog(QDialog):
         lay.addWidget(self.status)
         lay.addWidget(self.report, 1)
         lay.addLayout(buttons)
-        self.resize(760, 620)
+        self.resize(780, 680)
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Package folder", str(self.project.exports_dir))
@@ -136,6 +175,11 @@ class ExportDialog(QDialog):
             args += ["--out", self.folder.text().strip()]
         for fmt, box in self.thresholds.items():
             args += ["--threshold", f"{fmt}={box.value():g}"]
+        kinds = [k for k, box in self.tta.items() if box.isChecked() and box.isEnabled()]
+        if kinds:
+            args += ["--tta", ",".join(kinds)]
+        if self.calibrate.isChecked():
+            args += ["--calibrated", self.calibration_mode.currentData()]
         return args
 
     def start(self) -> None:

@@ -59,6 +59,22 @@ def packages(models, module_tmp):
     return out
 
 
+@pytest.fixture(scope="module")
+def refined(models, module_tmp):
+    """Each model exported with calibration, and with flip TTA where the task
+    takes it: {pipeline: ExportResult}."""
+    from core.export.package import export_model
+
+    root, ids = models
+    out = {}
+    with Project.open(root) as project:
+        for pipeline, model_id in ids.items():
+            tta = "flip" if pipeline in ("segmentation", "detection") else None
+            out[pipeline] = export_model(project, model_id, "onnx", module_tmp / f"refined-{pipeline}",
+                                         tta=tta, calibration="per-class")
+    return out
+
+
 @pytest.mark.parametrize("pipeline", list(JOBS))
 def test_onnx_matches_pytorch_and_fp16_stays_within_its_tolerance(models, packages, pipeline):
     result = packages[pipeline]
@@ -171,16 +187,17 @@ def test_the_gate_fails_a_package_with_the_wrong_normalisation(models, packages,
     assert not report["passed"] and not entry["passed"] and abs(entry["change"]) > 0.001, entry
 
 
-def test_predict_from_a_package_runs_without_torch(models, packages, tmp_path):
+def test_predict_from_a_package_runs_without_torch(models, packages, refined, tmp_path):
     root, _ = models
     with Project.open(root) as project:
         images = [str(im.file(project.root)) for im in project.images.list() if im.name.startswith("dive")][:2]
     code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
             "from core.cli.main import main\n"
             "sys.exit(main())")
-    for pipeline in ("detection", "segmentation"):
-        out = tmp_path / pipeline
-        args = ["predict", "--package", str(packages[pipeline].archive), *images, "--out", str(out), "--json"]
+    for pipeline, package in (("detection", packages["detection"].archive), ("segmentation",
+                              packages["segmentation"].archive), ("detection", refined["detection"].folder)):
+        out = tmp_path / f"{pipeline}-{len(list(tmp_path.iterdir()))}"  # the last with TTA and calibration
+        args = ["predict", "--package", str(package), *images, "--out", str(out), "--json"]
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                               cwd=Path(__file__).resolve().parents[2], env={**os.environ}, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -218,3 +235,46 @@ def test_export_refuses_a_folder_that_is_not_a_package(models, tmp_path):
     with Project.open(root) as project, pytest.raises(TesseraError, match="not an earlier deployment package"):
         export_model(project, ids["classification"], "onnx", tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("pipeline", list(JOBS))
+def test_tta_and_calibration_go_into_the_package_and_its_report(models, refined, pipeline):
+    from core.export.runtime import Predictor
+
+    root, ids = models
+    result = refined[pipeline]
+    card, report = result.card, result.report
+    assert report["passed"]  # the gate judges the network alone: neither changes it
+    cal = card["calibration"]
+    assert cal["method"] == "temperature scaling"
+    if cal["fit_samples"] == 0:  # a 3-epoch detector may find nothing to calibrate: said, and not applied
+        assert pipeline == "detection" and not cal["applied"] and "finds nothing" in cal["note"]
+        assert cal["temperature"] == [1.0] * len(card["classes"])
+    else:
+        assert cal["held_out_samples"] > 0 and 0 <= cal["ece_after"] <= 1 and 0 <= cal["ece_before"] <= 1
+        assert cal["applied"] == (cal["ece_after"] < cal["ece_before"])
+    assert report["calibration"]["ece_after"] == cal["ece_after"]
+    predictor = Predictor(result.folder)
+    assert np.allclose(predictor.temperature, cal["temperature"])
+    if pipeline == "detection":
+        assert len(cal["temperature"]) == len(card["classes"])
+    with Project.open(root) as project:  # stored with the model as well
+        assert project.jobs.model(ids[pipeline]).metrics["calibration"]["ece_after"] == cal["ece_after"]
+    if pipeline in ("segmentation", "detection"):
+        assert card["tta"]["kinds"] == ["flip"] and report["tta"]["views"] == ["identity", "flip"]
+        metric = report["metric"]
+        assert report["tta"]["without"] == report["formats"]["onnx"][metric]
+        assert report["tta"]["change"] == pytest.approx(report["tta"][metric] - report["tta"]["without"], abs=1e-6)
+        assert len(predictor.views) == 2
+    else:
+        assert card["tta"] is None and "tta" not in report
+
+
+def test_tta_is_refused_for_a_classifier(models, tmp_path):
+    from core.errors import TesseraError
+    from core.export.package import export_model
+
+    root, ids = models
+    with Project.open(root) as project, pytest.raises(TesseraError, match="segmentation and detection"):
+        export_model(project, ids["classification"], "onnx", tmp_path / "x", tta="flip")
+    assert not (tmp_path / "x").exists()

@@ -37,7 +37,10 @@ def test_export_dialog_runs_the_export_and_shows_the_gate(window_with_model, qtb
     assert dialog is not None and dialog.isVisible()
     assert ("not installed" in dialog.trt_label.text()) != dialog.trt_ok
     dialog.format.setCurrentIndex(1)  # ONNX + FP16
+    assert not dialog.tta["flip"].isEnabled()  # a classifier: no test-time augmentation
+    dialog.calibrate.setChecked(True)
     dialog.folder.setText(str(tmp_path / "pkg"))
+    assert dialog.command()[-2:] == ["--calibrated", "per-class"] and "--tta" not in dialog.command()
     fractions = []
     dialog.start_button.click()
     dialog.task.fraction.connect(lambda d, t, m: fractions.append((d, t, m)))
@@ -46,6 +49,26 @@ def test_export_dialog_runs_the_export_and_shows_the_gate(window_with_model, qtb
     assert dialog.summary["passed"] and (tmp_path / "pkg" / "model.json").is_file()
     text = dialog.report.toPlainText()
     assert "onnx-fp16" in text and "PASS" in text and "FAIL" not in text
+    assert "expected calibration error" in text
     assert dialog.open_button.isEnabled() and fractions
     with Project.open(window.project.root) as project:
         assert [e.model_id for e in project.exports.list()] == [model_id]
+
+
+def test_tta_and_calibration_choices_become_export_options(qtbot, demo_copy):
+    from studio.training.export_dialog import ExportDialog
+
+    model_id = demo_copy.jobs.register_model(None, "detection", str(demo_copy.root / "none.pt"), "yolov8n", [], {})
+    dialog = ExportDialog(demo_copy, model_id)
+    qtbot.addWidget(dialog)
+    assert all(box.isEnabled() for box in dialog.tta.values())
+    assert "--tta" not in dialog.command() and "--calibrated" not in dialog.command()
+    dialog.tta["flip"].setChecked(True)
+    dialog.tta["scale"].setChecked(True)
+    assert not dialog.calibration_mode.isEnabled()
+    dialog.calibrate.setChecked(True)
+    assert dialog.calibration_mode.isEnabled()
+    dialog.calibration_mode.setCurrentIndex(1)
+    command = dialog.command()
+    assert command[command.index("--tta") + 1] == "flip,scale"
+    assert command[command.index("--calibrated") + 1] == "critical"
