@@ -154,7 +154,7 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
 
 def _thresholds(task: str, state: dict) -> dict:
     if task == "detection":
-        return {"confidence": 0.25, "iou": 0.7, "max_detections": 300}
+        return {"confidence": state.get("confidence", 0.25), "iou": 0.7, "max_detections": 300}
     if task == "pairs":
         return {"interaction": 0.5, "distance_multiplier": state.get("distance_multiplier", 3.0)}
     return {}

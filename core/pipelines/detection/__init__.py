@@ -9,6 +9,7 @@ from ..samples import snapshot
 SIZES = ("n", "s", "m", "l", "x")
 ARCHITECTURES = tuple(f"yolov8{s}" for s in SIZES) + tuple(f"yolo11{s}" for s in SIZES)
 SHAPES = ("box", "polygon", "mask")
+AUGMENTATIONS = ("light", "medium", "heavy")
 
 
 def _has_objects(project, image) -> bool:
@@ -46,6 +47,11 @@ SPEC = register(PipelineSpec(
         Param("mosaic", "float", 1.0, min=0.0, max=1.0, group="data", help="probability of mosaic augmentation"),
         Param("close_mosaic", "int", 10, min=0, max=1000, group="data",
               help="turn mosaic off for the last this many epochs"),
+        Param("augmentation", "str", "medium", choices=AUGMENTATIONS, group="data",
+              help="strength of the colour and geometric augmentation: light, medium (ultralytics' defaults) or "
+                   "heavy (adds rotation, shear and mixup)"),
+        Param("confidence", "float", 0.25, min=0.001, max=0.99, group="model",
+              help="the model's working confidence: lower scores are not shown or delivered in its package"),
         Param("weights_file", "str", "", group="model",
               help="local .pt file of YOLO weights to start from (never downloaded); empty = fresh"),
         Param("amp", "bool", True, group="advanced", help="mixed precision (on GPU only)"),
@@ -96,5 +102,30 @@ MINING = register(PipelineSpec(
     check=check_mining,
     start_from=("detection",),
     needs_model=True,
+    registers_as="detection",
+))
+
+
+def check_ensemble(project, config: dict) -> dict:
+    """The detection checks; the job's epochs are the three variants' together."""
+    return {**check(project, config), "epochs": 3 * config["variant_epochs"]}
+
+
+ENSEMBLE = register(PipelineSpec(
+    name="detection-ensemble",
+    description="Ensemble preset: three detectors (recall: confidence 0.15, heavy augmentation; balanced: 0.25, "
+                "medium; precision: 0.4, light) trained in turn and fused by weighted box fusion into one model",
+    task="detection",
+    params=[p for p in SPEC.params if p.name not in {"epochs", "augmentation", "confidence", "weights_file",
+                                                        "from_model"}] + [
+        Param("variant_epochs", "int", 10, min=1, max=10000, group="optimisation",
+              help="training epochs of each of the three variants"),
+        Param("fusion_iou", "float", 0.55, min=0.1, max=0.95, group="model",
+              help="weighted box fusion: boxes of one class overlapping more than this are one object"),
+    ],
+    main_metric="val_map50_95",
+    mode="max",
+    trainer="core.pipelines.detection.ensemble:train",
+    check=check_ensemble,
     registers_as="detection",
 ))

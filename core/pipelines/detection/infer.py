@@ -13,7 +13,13 @@ MAX_DETECTIONS = 300  # per image, as ultralytics keeps after NMS
 
 
 def load_model(path: str):
+    """(network, state) of a registered detection model; an ensemble comes
+    back as one network that ``predict`` runs whole."""
     state = load_checkpoint(path)
+    from .ensemble import FORMAT as ENSEMBLE, load_ensemble
+
+    if state.get("format") == ENSEMBLE:
+        return load_ensemble(state)
     if state.get("format") != "tessera-detection-v1":
         raise TesseraError("not a Tessera detection model", path)
     from .train import build_model
@@ -36,6 +42,13 @@ def predict(net, pixels: np.ndarray, size: int, conf: float = 0.001, iou: float 
     each kept box, and ``"embedding"``: the pooled backbone features."""
     from ultralytics.utils.nms import non_max_suppression
 
+    from .ensemble import Ensemble
+
+    if isinstance(net, Ensemble):
+        if details:
+            raise TesseraError("an ensemble gives no per-box class scores or embedding (active learning): "
+                               "choose one of its members")
+        return net.predict(pixels, conf, iou, max_det, device)
     boxed, scale, (left, top) = letterbox(pixels, size)
     x = torch.from_numpy(boxed).permute(2, 0, 1).float()[None].to(device) / 255.0
     pooled = []

@@ -182,18 +182,31 @@ def start_checkpoint(ctx: JobContext, net) -> Path:
     return path
 
 
+# ultralytics' augmentation settings per strength; medium is ultralytics' own default
+AUGMENTATION = {
+    "light": {"hsv_h": 0.005, "hsv_s": 0.3, "hsv_v": 0.2, "degrees": 0.0, "translate": 0.05, "scale": 0.25,
+              "shear": 0.0, "fliplr": 0.5, "mixup": 0.0},
+    "medium": {"hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4, "degrees": 0.0, "translate": 0.1, "scale": 0.5,
+               "shear": 0.0, "fliplr": 0.5, "mixup": 0.0},
+    "heavy": {"hsv_h": 0.02, "hsv_s": 0.8, "hsv_v": 0.5, "degrees": 10.0, "translate": 0.2, "scale": 0.7,
+              "shear": 2.0, "fliplr": 0.5, "mixup": 0.15},
+}
+
+
 def fit(ctx: JobContext, model, data: Path, epochs: int, device, name: str = "ultralytics",
-        pretrained: Path | None = None) -> None:
+        pretrained: Path | None = None, augmentation: str | None = None) -> None:
     """ultralytics' trainer with the job's settings, its run in ``run_dir/name``,
-    starting from the network in ``pretrained`` (else fresh)."""
+    starting from the network in ``pretrained`` (else fresh); ``augmentation``
+    overrides the job's strength."""
     cfg = ctx.config
+    strength = AUGMENTATION[augmentation or cfg.get("augmentation", "medium")]
     model.train(data=str(data), epochs=epochs, batch=cfg["batch_size"], imgsz=cfg["image_size"],
                 optimizer="AdamW", lr0=cfg["learning_rate"], lrf=0.01, cos_lr=cfg["scheduler"] == "cosine",
                 warmup_epochs=cfg["warmup_epochs"], device=device, seed=cfg["seed"], deterministic=False,
                 workers=cfg["workers"], amp=cfg["amp"], save_period=-1, plots=False, verbose=False,
                 multi_scale=cfg["multi_scale"], mosaic=cfg["mosaic"], close_mosaic=cfg["close_mosaic"],
                 patience=cfg["patience"], project=str(ctx.run_dir), name=name, exist_ok=True,
-                pretrained=str(pretrained) if pretrained else False, val=True)
+                pretrained=str(pretrained) if pretrained else False, val=True, **strength)
 
 
 def export_state(ultralytics_checkpoint: Path, cfg: dict) -> dict:
@@ -206,6 +219,7 @@ def export_state(ultralytics_checkpoint: Path, cfg: dict) -> dict:
     return {"format": "tessera-detection-v1", "describe": describe(cfg), "architecture": cfg["architecture"],
             "yaml": dict(model.yaml),
             "names": [c["name"] for c in cfg["classes"]], "classes": cfg["classes"], "image_size": cfg["image_size"],
+            "confidence": cfg.get("confidence", 0.25), "augmentation": cfg.get("augmentation", "medium"),
             "stride": model.stride.tolist(), "state_dict": {k: v.float() if v.is_floating_point() else v
                                                             for k, v in model.state_dict().items()}}
 
