@@ -75,6 +75,13 @@ def model_file(folder: str | Path, card: dict, fmt: str) -> Path:
     return path
 
 
+def model_folders(folder: str | Path, card: dict) -> list[Path]:
+    """Where the package's network files lie: the package itself, or one
+    folder per member of an ensemble (each holding the same file names)."""
+    ensemble = card.get("ensemble")
+    return [Path(folder) / m["folder"] for m in ensemble["members"]] if ensemble else [Path(folder)]
+
+
 def open_package(path: str | Path) -> Path:
     """A package folder, or a ZIP of one unpacked next to it (once)."""
     path = Path(path)

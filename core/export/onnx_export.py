@@ -116,7 +116,16 @@ def export_onnx(model, path: str | Path) -> dict:
                     outputs=["logits"], preprocessing={"resize": "pad", "stride": 32, "size": size, **imagenet},
                     tiling={"tile": size if fixed else max(512, size * 4), "overlap": 64 if not fixed else size // 8})
     elif task == "detection":
-        _export_yolo(net, size, path)
+        if "members" in state:  # an ensemble: one graph per member, in a folder of its own
+            for member, member_net in zip(state["members"], net.nets):
+                (path.parent / member["variant"]).mkdir(exist_ok=True)
+                _export_yolo(member_net, size, path.parent / member["variant"] / path.name)
+            info["ensemble"] = {"fusion": "weighted box fusion", "fusion_iou": state["fusion_iou"],
+                                "members": [{"variant": m["variant"], "folder": m["variant"],
+                                             "confidence": m["confidence"], "augmentation": m["augmentation"]}
+                                            for m in state["members"]]}
+        else:
+            _export_yolo(net, size, path)
         info.update(input={"names": ["images"], "height": size, "width": size}, outputs=["output0"],
                     preprocessing={"resize": "letterbox", "size": size, "pad_value": 114,
                                    "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},

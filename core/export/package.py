@@ -71,7 +71,7 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
     from . import tensorrt
     from . import tta as aug
     from .fp16 import to_fp16
-    from .card import REFINED, task_of
+    from .card import REFINED, model_folders, task_of
     from .onnx_export import export_onnx
     from .validate import validate
 
@@ -91,17 +91,20 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
         say = progress or (lambda done, total, message="": None)
         say(0, 4, "exporting ONNX")
         info = export_onnx(model, work / "model.onnx")
+        folders = model_folders(work, info)  # an ensemble's members each in their own folder
         files = {"onnx": "model.onnx", "onnx-fp16": None, "tensorrt": None}
         if "onnx-fp16" in wanted:
             say(1, 4, "converting to FP16")
-            to_fp16(work / "model.onnx", work / "model-fp16.onnx")
+            for f in folders:
+                to_fp16(f / "model.onnx", f / "model-fp16.onnx")
             files["onnx-fp16"] = "model-fp16.onnx"
         if "tensorrt" in wanted:
             say(2, 4, "building the TensorRT engine")
             usable, why = tensorrt.availability()
             if usable:
-                tensorrt.build_engine(work / "model.onnx", work / "model-fp16.onnx", work / "model.engine",
-                                      _profile(info))
+                for f in folders:
+                    tensorrt.build_engine(f / "model.onnx", f / "model-fp16.onnx", f / "model.engine",
+                                          _profile(info))
                 files["tensorrt"] = "model.engine"
             else:
                 notes.append(f"no TensorRT engine: {why}; the ONNX files are delivered and validated")
@@ -118,6 +121,8 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
                 if kinds else None}
         if task == "pairs":
             card.update(stage=state["stage"], type_classes=list(state["type_classes"]))
+        if info.get("ensemble"):
+            card["ensemble"] = info["ensemble"]
         write_card(work, card)
         if calibration:
             from .calibrate import calibrate

@@ -10,7 +10,7 @@ import numpy as np
 from . import postprocess as post
 from . import preprocess as pre
 from . import tta as aug
-from .card import REFINED, PackageError, model_file, read_card
+from .card import REFINED, PackageError, model_file, model_folders, read_card
 
 DEFAULT_TILE = {"segmentation": 1024, "detection": 1024}
 DEFAULT_OVERLAP = {"segmentation": 64, "detection": 128}
@@ -75,7 +75,9 @@ class Predictor:
         self.folder = Path(folder)
         self.card = card if card is not None else read_card(self.folder)
         self.task, self.format = self.card["task"], fmt
-        self.backend = open_backend(self.folder, self.card, fmt, device)
+        self.backends = [open_backend(f, self.card, fmt, device) for f in model_folders(self.folder, self.card)]
+        self.backend = self.backends[0]
+        self.ensemble = self.card.get("ensemble")
         p = self.card["preprocessing"]
         self.mean, self.std = p.get("mean", (0.0, 0.0, 0.0)), p.get("std", (1.0, 1.0, 1.0))
         self.size, self.stride = p.get("size"), int(p.get("stride", 32))
@@ -93,6 +95,9 @@ class Predictor:
 
     # -- the network ------------------------------------------------------------
     def forward(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """The network's raw outputs; an ensemble's members' stacked on axis 1."""
+        if self.ensemble:
+            return [np.stack([backend(*arrays)[0] for backend in self.backends], 1)]
         return self.backend(*arrays)
 
     # -- segmentation -------------------------------------------------------------
@@ -160,39 +165,57 @@ class Predictor:
         (channel index).  Images over the package's ``above_pixels`` (those
         the studio too would not predict whole) are predicted tile by tile
         and merged."""
-        conf = self.thresholds.get("confidence", 0.25) if conf is None else conf
+        asked, conf = conf, self.thresholds.get("confidence", 0.25) if conf is None else conf
         iou = self.thresholds.get("iou", 0.7) if iou is None else iou
         max_det = int(self.thresholds.get("max_detections", 300) if max_det is None else max_det)
         region = ArrayRegion(source) if isinstance(source, np.ndarray) else source
         h, w = region.height, region.width
         if h * w <= self.above_pixels:
-            return self._detect_window(region.read_region(0, 0, w, h), conf, iou, max_det, raw)
+            return self._detect_window(region.read_region(0, 0, w, h), conf, iou, max_det, raw, asked)
         parts = []
         for x, y, tw, th in pre.tiles(h, w, self.tile, self.overlap):
-            found = self._detect_window(region.read_region(x, y, tw, th), conf, iou, max_det, False)
+            found = self._detect_window(region.read_region(x, y, tw, th), conf, iou, max_det, False, asked)
             found["boxes"] = found["boxes"] + np.array([x, y, x, y], np.float32)
             parts.append(found)
         return post.merge_tiles(parts, iou, max_det)
 
-    def _detect_window(self, pixels, conf, iou, max_det, raw) -> dict[str, np.ndarray]:
+    def _detect_window(self, pixels, conf, iou, max_det, raw, asked=None) -> dict[str, np.ndarray]:
         if len(self.views) == 1:
-            return self._detect_view(pixels, conf, iou, max_det, raw)
+            return self._detect_view(pixels, conf, iou, max_det, raw, asked)
         h, w = pixels.shape[:2]
         found = []
         for view in self.views:
-            one = self._detect_view(aug.apply(view, pixels), conf, iou, max_det, False)
+            one = self._detect_view(aug.apply(view, pixels), conf, iou, max_det, False, asked)
             one["boxes"] = aug.undo_boxes(view, one["boxes"], h, w)
             found.append(one)
         return aug.fuse_detections(found, h, w, conf, max_det)
 
-    def _detect_view(self, pixels, conf, iou, max_det, raw) -> dict[str, np.ndarray]:
+    def _detect_view(self, pixels, conf, iou, max_det, raw, asked=None) -> dict[str, np.ndarray]:
         x, scale, offset = pre.letterbox_input(pixels, self.size)
         out = self.forward(x[None])[0][0]
+        if self.ensemble:
+            return self._fuse_members(out, pixels.shape[:2], scale, offset, conf, iou, max_det, asked)
         found = post.detections(out, conf, iou, max_det, self.temperature)
         found["boxes"] = post.unletterbox(found["boxes"], scale, offset, *pixels.shape[:2])
         if raw:
             found["raw"] = out
         return found
+
+    def _fuse_members(self, outs, shape, scale, offset, conf, iou, max_det, asked) -> dict[str, np.ndarray]:
+        """An ensemble's members, each at the confidence asked for (none
+        asked: its own), fused by weighted box fusion; a calibration
+        temperature applies to the fused scores (which it was fitted on)."""
+        found = []
+        for out, member in zip(outs, self.ensemble["members"]):
+            one = post.detections(out, member["confidence"] if asked is None else asked, iou, max_det)
+            one["boxes"] = post.unletterbox(one["boxes"], scale, offset, *shape)
+            found.append(one)
+        fused = aug.fuse_detections(found, *shape, conf, max_det, self.ensemble["fusion_iou"])
+        if np.any(np.asarray(self.temperature) != 1.0) and len(fused["scores"]):
+            t = np.broadcast_to(np.asarray(self.temperature, np.float64), (len(self.card["classes"]),))
+            s = np.clip(fused["scores"].astype(np.float64), 1e-7, 1 - 1e-7)
+            fused["scores"] = post.sigmoid(np.log(s / (1 - s)), t[fused["classes"]])
+        return fused
 
     # -- classification -------------------------------------------------------------
     def classify(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:

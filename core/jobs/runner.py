@@ -42,6 +42,9 @@ def create_job(project: Project, pipeline: str, values: dict, from_model: int | 
         if not spec.accepts_model_of(model.pipeline):
             raise TesseraError(f"model {model.id} was trained by pipeline {model.pipeline!r}; "
                                f"{pipeline!r} cannot start from it")
+        if (model.architecture or "").startswith("ensemble"):
+            raise TesseraError(f"model {model.id} is an ensemble of three networks; a job starts from a single "
+                               "model's weights")
     if spec.check is not None:
         config.update(spec.check(project, config) or {})
     return project.jobs.create(pipeline, config)

@@ -80,3 +80,42 @@ def test_the_ensemble_evaluates_like_any_model(ensemble):
 
     net, _ = load_model(model.path)
     assert result["efficiency"]["parameters"] == 3 * count_parameters(net.nets[0]) > 0  # it costs three models
+
+
+def test_the_ensemble_exports_and_its_package_fuses_as_pytorch_does(ensemble, tmp_path):
+    from core.export.package import export_model
+    from core.export.runtime import Predictor
+    from core.imagery.reader import open_image
+    from core.pipelines.detection.infer import load_model, predict
+
+    root, _, final, _ = ensemble
+    with Project.open(root) as project:
+        model = project.jobs.model(int(final.get("model")))
+        result = export_model(project, model.id, "onnx-fp16", tmp_path / "pkg")
+        net, state = load_model(model.path)
+        image = next(im for im in project.images.list() if project.annotations.for_image(im.id))
+        with open_image(image.file(project.root)) as src:
+            pixels = src.read()
+    assert result.report["passed"], result.report
+    members = result.card["ensemble"]["members"]
+    assert [(m["variant"], m["confidence"]) for m in members] == [("recall", 0.15), ("balanced", 0.25),
+                                                                  ("precision", 0.4)]
+    for m in members:
+        assert (result.folder / m["folder"] / "model.onnx").is_file()
+        assert (result.folder / m["folder"] / "model-fp16.onnx").is_file()
+    assert result.card["thresholds"]["confidence"] == 0.15
+    assert result.report["formats"]["onnx"]["max_abs_difference"] < 1e-2
+    predictor = Predictor(result.folder)
+    for conf in (0.001, None):
+        ref = predict(net, pixels, state["image_size"], conf=conf)
+        got = predictor.detect(pixels, conf=conf)
+        assert len(got["scores"]) == len(ref["scores"])
+        assert np.allclose(got["boxes"], ref["boxes"], atol=0.1) and np.allclose(got["scores"], ref["scores"], atol=1e-3)
+
+
+def test_a_job_cannot_start_from_an_ensemble(ensemble):
+    from core.errors import TesseraError
+
+    root, _, final, _ = ensemble
+    with Project.open(root) as project, pytest.raises(TesseraError, match="is an ensemble"):
+        create_job(project, "detection", {"image_size": "160"}, int(final.get("model")))

@@ -32,10 +32,12 @@ class Ensemble(torch.nn.Module):
         self.fusion_iou = fusion_iou
         self.names = self.nets[0].names
 
-    def forward(self, x: torch.Tensor) -> list:
-        """Every member's raw output (what the efficiency profile times: the
-        ensemble costs its three members)."""
-        return [net(x) for net in self.nets]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The members' raw outputs stacked (B, members, 4 + K, anchors), as
+        the exported package gives them (and what the efficiency profile
+        times: the ensemble costs its three members)."""
+        outs = [net(x) for net in self.nets]
+        return torch.stack([o[0] if isinstance(o, (list, tuple)) else o for o in outs], 1)
 
     def predict(self, pixels: np.ndarray, conf: float | None, iou: float, max_det: int, device: str
                 ) -> dict[str, np.ndarray]:
