@@ -26,6 +26,7 @@ from ..evaluate import validation_items
 from ..imagery.reader import open_image
 from ..progress import Progress, track
 from ..project import Project
+from .postprocess import logit
 from .runtime import Predictor
 
 BINS = 15
@@ -181,25 +182,21 @@ def _detection_samples(project: Project, state: dict, predictor: Predictor, imag
                     j = int(cand.argmax())
                     hit = cand[j] >= MATCH_IOU
                     taken[j] |= hit
-                p = float(np.clip(found["scores"][i], 1e-6, 1 - 1e-6))
-                logits.append(np.log(p / (1 - p)))
+                logits.append(float(logit(found["scores"][i])))
                 classes.append(int(k))
                 right.append(int(hit))
     return np.array(logits, np.float64), np.array(classes, int), np.array(right, int)
 
 
 def _pair_samples(project: Project, state: dict, predictor: Predictor, frames, progress):
-    from ..evaluate.pairs import evaluation_pairs
-    from ..pipelines.pairs.data import PairCrops
+    """Interaction logits and 0/1 targets of the evaluation pairs (the pair
+    evaluation's own sampling), scored by the package at temperature 1."""
+    from ..evaluate.pairs import evaluate_frames
     from .validate import pair_outputs
 
-    names = list(state["type_classes"])
-    other = bool(names) and names[-1] == "other" and state.get("other_class", False)
-    keys = evaluation_pairs(frames, state["distance_multiplier"], 1, names[:-1] if other else names, other)
-    dataset = PairCrops(str(project.root), frames, state["image_size"])
-    probs, _ = pair_outputs(predictor, dataset, keys, temperature=1.0)
-    p = np.clip(probs.astype(np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p)), np.array([k[3] for k in keys], int)
+    out = evaluate_frames(None, state, project.root, frames, progress=progress,
+                          predict_fn=lambda dataset, keys: pair_outputs(predictor, dataset, keys, temperature=1.0))
+    return logit(np.asarray(out["probabilities"])), np.asarray(out["targets"], int)
 
 
 # -- the fit ------------------------------------------------------------------------

@@ -23,6 +23,18 @@ def sigmoid(logits: np.ndarray, temperature=1.0) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """The logit of probabilities (clipped away from 0 and 1)."""
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def rescale(p: np.ndarray, temperature=1.0) -> np.ndarray:
+    """Sigmoid scores with their logits divided by ``temperature`` (one, or
+    one per last-axis entry)."""
+    return sigmoid(logit(p), temperature)
+
+
 def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Indices kept, highest score first (torchvision.ops.nms)."""
     order = np.argsort(-scores, kind="stable")
@@ -51,7 +63,7 @@ def detections(raw: np.ndarray, conf: float, iou: float, max_det: int, temperatu
     k = raw.shape[0] - 4
     cls = raw[4:].T
     if np.any(np.asarray(temperature) != 1.0):  # scores are sigmoids: rescale their logits
-        cls = sigmoid(np.log(np.clip(cls, 1e-7, 1 - 1e-7) / np.clip(1 - cls, 1e-7, 1)), temperature)
+        cls = rescale(cls, temperature)
     best = cls.argmax(1)
     score = cls[np.arange(len(cls)), best]
     idx = np.nonzero(score > conf)[0]

@@ -213,8 +213,7 @@ class Predictor:
         fused = aug.fuse_detections(found, *shape, conf, max_det, self.ensemble["fusion_iou"])
         if np.any(np.asarray(self.temperature) != 1.0) and len(fused["scores"]):
             t = np.broadcast_to(np.asarray(self.temperature, np.float64), (len(self.card["classes"]),))
-            s = np.clip(fused["scores"].astype(np.float64), 1e-7, 1 - 1e-7)
-            fused["scores"] = post.sigmoid(np.log(s / (1 - s)), t[fused["classes"]])
+            fused["scores"] = post.rescale(fused["scores"], t[fused["classes"]])
         return fused
 
     # -- classification -------------------------------------------------------------
