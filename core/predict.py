@@ -77,6 +77,10 @@ def predict_image(project: Project, model_id: int, image_id: int, conf: float = 
         new = _regions(predict(net.to(device), pixels, device), state["classes"], image_id)
     elif model.pipeline in PAIR_PIPELINES:
         return _predict_pairs(project, model, image_id, pixels, conf, device)
+    elif model.kind == "backbone":
+        from .pipelines.backbones import no_predictions
+
+        raise no_predictions(model_id, "predict")
     else:
         raise TesseraError(f"model {model_id} ({model.pipeline}) classifies crops; it draws nothing on an image")
     with project.transaction():

@@ -206,9 +206,10 @@ def _draw(bar, event) -> None:
         bar.n = event.get("epoch")
         bar.refresh()
         m = event.get("metrics", {})
-        shown = {k: m[k] for k in ("train_loss", "val_loss", "val_miou", "val_map50", "val_map50_95", "val_accuracy")
-                 if k in m}
-        main = next((k for k in ("val_miou", "val_map50_95", "val_f1", "val_accuracy") if k in m), None)
+        shown = {k: m[k] for k in ("train_loss", "val_loss", "val_miou", "val_map50", "val_map50_95", "val_accuracy",
+                                   "val_f1", "val_knn_accuracy") if k in m}
+        main = next((k for k in ("val_miou", "val_map50_95", "val_f1", "val_accuracy", "val_knn_accuracy")
+                     if k in m), None)
         if main:
             bar.main_metric = f"{main} {m[main]:.4f}"
         bar.write(f"epoch {event.get('epoch')}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))

@@ -49,6 +49,10 @@ def evaluate_model(project: Project, model_id: int, progress: Progress | None = 
         result.pop("probabilities"), result.pop("targets")
         main = {"accuracy": result["accuracy"], "f1": result["f1"]}
         items = [[f] for f in {f["image_id"] for f in (config["snapshot"].get("val") or config["snapshot"]["train"])}]
+    elif model.kind == "backbone":
+        from ..pipelines.backbones import no_predictions
+
+        raise no_predictions(model.id, "be evaluated (its k-NN accuracy is in its training history)")
     else:
         raise TesseraError(f"no evaluation for pipeline {model.pipeline!r} yet")
     out = {"model": model.id, "pipeline": model.pipeline, "architecture": model.architecture,

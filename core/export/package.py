@@ -76,6 +76,10 @@ def export_model(project: Project, model_id: int, fmt: str = "all", out: str | P
     from .validate import validate
 
     model = project.jobs.model(model_id)
+    if model.kind == "backbone":
+        from ..pipelines.backbones import no_predictions
+
+        raise no_predictions(model.id, "be exported")
     task = task_of(model.pipeline)
     wanted = formats_for(fmt)
     kinds = aug.parse(tta)

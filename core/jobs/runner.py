@@ -26,6 +26,7 @@ RESUMABLE = ("stopped", "interrupted", "failed")
 def create_job(project: Project, pipeline: str, values: dict, from_model: int | None = None) -> int:
     """Check everything a user can get wrong, then store the job (queued)."""
     from ..pipelines import get_pipeline
+    from ..pipelines.backbones import check_encoder_from
 
     spec = get_pipeline(pipeline)
     if from_model is not None:
@@ -39,12 +40,16 @@ def create_job(project: Project, pipeline: str, values: dict, from_model: int | 
         raise TesseraError(f"{pipeline} starts from a finished {first} model: set from_model=ID ({known})")
     if config.get("from_model") is not None:
         model = project.jobs.model(config["from_model"])
+        if model.kind == "backbone" and not spec.accepts_model_of(model.pipeline):
+            raise TesseraError(f"model {model.id} is a pre-trained backbone: start from it with "
+                               f"encoder_from={model.id}, not from_model")
         if not spec.accepts_model_of(model.pipeline):
             raise TesseraError(f"model {model.id} was trained by pipeline {model.pipeline!r}; "
                                f"{pipeline!r} cannot start from it")
         if (model.architecture or "").startswith("ensemble"):
             raise TesseraError(f"model {model.id} is an ensemble of three networks; a job starts from a single "
                                "model's weights")
+    check_encoder_from(project, pipeline, config)
     if spec.check is not None:
         config.update(spec.check(project, config) or {})
     return project.jobs.create(pipeline, config)

@@ -100,7 +100,7 @@ def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
             emitter.emit("stopped", epoch=result.epochs_done, checkpoint=str(ctx.last_checkpoint or ""))
             return 0
         model_id = project.jobs.register_model(job_id, spec.model_pipeline, str(result.model_path), result.architecture,
-                                               result.classes, result.metrics)
+                                               result.classes, result.metrics, kind=spec.model_kind)
         project.jobs.set_state(job_id, "completed")
         emitter.emit("completed", model=model_id, path=str(result.model_path), metrics=result.metrics,
                      epoch=result.epochs_done)

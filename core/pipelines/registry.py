@@ -25,6 +25,7 @@ class PipelineSpec:
     start_from: tuple[str, ...] = ()  # other pipelines whose models from_model may name
     needs_model: bool = False  # from_model is required (a second stage)
     registers_as: str | None = None  # the pipeline its models belong to, when not its own (mining: detection)
+    model_kind: str = "model"  # what its result is registered as ("backbone": a start for other pipelines)
 
     @property
     def model_pipeline(self) -> str:
@@ -62,7 +63,7 @@ def register(spec: PipelineSpec) -> PipelineSpec:
 
 
 def _load() -> None:
-    from . import classification, detection, pairs, segmentation  # noqa: F401  (each registers itself)
+    from . import classification, detection, pairs, segmentation, ssl  # noqa: F401  (each registers itself)
 
 
 def all_pipelines() -> list[PipelineSpec]:

@@ -44,6 +44,7 @@ class JobForm(QWidget):
         self.fields: dict[str, _Field] = {}
         self._valid = True
         self._architectures: dict[int, str] = {}
+        self._backbones: dict[int, str] = {}  # backbone model id -> its architecture
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel(f"<b>{spec.name}</b> — {spec.description}")
@@ -99,6 +100,16 @@ class JobForm(QWidget):
                 box.addItem(f"no {self.spec.start_pipelines()[0]} model yet: train that first", None)
             box.currentIndexChanged.connect(lambda *_: self._model_chosen(box.currentData()))
             return box, lambda: _text(box.currentData())
+        if param.name == "encoder_from":
+            box = QComboBox()
+            box.addItem("none (fresh encoder)", None)
+            for model in project.jobs.models("ssl-pretrain"):
+                knn = model.metrics.get("val_knn_accuracy")
+                shown = f", k-NN accuracy {knn:.3f}" if isinstance(knn, (int, float)) else ""
+                box.addItem(f"backbone {model.id}: {model.architecture}{shown}", model.id)
+                self._backbones[model.id] = model.architecture
+            box.currentIndexChanged.connect(lambda *_: self._backbone_chosen(box.currentData()))
+            return box, lambda: _text(box.currentData())
         if param.type == "bool":
             check = QCheckBox()
             check.setChecked(bool(param.default))
@@ -123,6 +134,17 @@ class JobForm(QWidget):
             self.set_value("architecture", architecture)
         self.check()
 
+    def _backbone_chosen(self, model_id) -> None:
+        """A pre-trained backbone fixes the encoder (segmentation) or architecture."""
+        from core.pipelines.backbones import SMP_NATIVE
+
+        name = self._backbones.get(model_id)
+        if name and "encoder" in self.fields:
+            self.set_value("encoder", name if name in SMP_NATIVE else f"tu-{name}")
+        elif name and "architecture" in self.fields:
+            self.set_value("architecture", name)
+        self.check()
+
     def add_section(self, widget: QWidget) -> None:
         """A further section under the parameter groups (e.g. the pair sampling preview)."""
         layout = self.layout()
@@ -134,7 +156,8 @@ class JobForm(QWidget):
         if isinstance(widget, QCheckBox):
             widget.setChecked(str(value).lower() in ("1", "true", "yes", "on"))
         elif isinstance(widget, QComboBox):
-            index = widget.findData(value) if name == "from_model" else widget.findText(_text(value))
+            by_data = name in ("from_model", "encoder_from")
+            index = widget.findData(value) if by_data else widget.findText(_text(value))
             if index >= 0:
                 widget.setCurrentIndex(index)
             elif widget.isEditable():
@@ -160,6 +183,18 @@ class JobForm(QWidget):
                 out[name] = str(exc).split(": ", 1)[-1]
         if self.spec.needs_model and "from_model" in self.fields and not self.fields["from_model"].read():
             out["from_model"] = f"a finished {self.spec.start_pipelines()[0]} model is required"
+        backbone = self._backbones.get(self.fields["encoder_from"].widget.currentData()) \
+            if "encoder_from" in self.fields else None
+        if backbone and "encoder_from" not in out:
+            from core.errors import TesseraError
+            from core.pipelines.backbones import needed
+
+            try:
+                want = needed(self.spec.name, {n: f.read() for n, f in self.fields.items()})
+                if want != backbone:
+                    out["encoder_from"] = f"a {backbone} backbone; this network needs a {want} one"
+            except TesseraError as exc:
+                out["encoder_from"] = str(exc)
         return out
 
     @property

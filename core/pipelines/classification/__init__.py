@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...errors import TesseraError
+from ..backbones import ENCODER_FROM
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
 
@@ -64,6 +65,7 @@ SPEC = register(PipelineSpec(
         Param("augment", "bool", True, group="data", help="flips and colour jitter"),
         Param("weights_file", "str", "", group="model",
               help="local file with pre-trained weights (a state dict); empty = fresh"),
+        ENCODER_FROM,
         Param("amp", "bool", True, group="advanced", help="mixed precision (on GPU only)"),
     ],
     main_metric="val_accuracy",

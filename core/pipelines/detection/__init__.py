@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...errors import TesseraError
+from ..backbones import ENCODER_FROM
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
 from ..samples import snapshot
@@ -54,6 +55,7 @@ SPEC = register(PipelineSpec(
               help="the model's working confidence: lower scores are not shown or delivered in its package"),
         Param("weights_file", "str", "", group="model",
               help="local .pt file of YOLO weights to start from (never downloaded); empty = fresh"),
+        ENCODER_FROM,
         Param("amp", "bool", True, group="advanced", help="mixed precision (on GPU only)"),
         Param("patience", "int", 100, min=1, max=10000, group="advanced",
               help="stop early after this many epochs without improvement"),
@@ -78,7 +80,7 @@ def check_mining(project, config: dict) -> dict:
     return {**extra, "architecture": model.architecture, "epochs": config["rounds"] * config["round_epochs"]}
 
 
-_OWN = {"epochs", "weights_file"}
+_OWN = {"epochs", "weights_file", "encoder_from"}
 MINING = register(PipelineSpec(
     name="detection-mining",
     description="Hard-negative mining: predict on the training images, add the false positives as hard negatives, "
@@ -117,7 +119,7 @@ ENSEMBLE = register(PipelineSpec(
                 "medium; precision: 0.4, light) trained in turn and fused by weighted box fusion into one model",
     task="detection",
     params=[p for p in SPEC.params if p.name not in {"epochs", "augmentation", "confidence", "weights_file",
-                                                        "from_model"}] + [
+                                                        "from_model", "encoder_from"}] + [
         Param("variant_epochs", "int", 10, min=1, max=10000, group="optimisation",
               help="training epochs of each of the three variants"),
         Param("fusion_iou", "float", 0.55, min=0.1, max=0.95, group="model",

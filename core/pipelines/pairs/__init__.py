@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...errors import TesseraError
+from ..backbones import ENCODER_FROM
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
 from .frames import CLASS_PARAMS, SAMPLING_PARAMS, load_frames, type_classes
@@ -109,7 +110,7 @@ register(PipelineSpec(
     description="JRDB pair interactions, stage 1: do two persons interact? (shared backbone, distance-limited "
                 "and group-sampled pairs)",
     task="pairs",
-    params=_common(1e-3),
+    params=_common(1e-3) + [ENCODER_FROM],
     main_metric="val_f1",
     mode="max",
     trainer="core.pipelines.pairs.train:train",

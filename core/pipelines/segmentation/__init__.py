@@ -1,6 +1,7 @@
 """Semantic segmentation with segmentation-models-pytorch on PyTorch Lightning."""
 from __future__ import annotations
 
+from ..backbones import ENCODER_FROM
 from ..params import Param, common_params
 from ..registry import PipelineSpec, register
 from ..samples import snapshot
@@ -35,6 +36,7 @@ SPEC = register(PipelineSpec(
                    "(tu-convnext_base, tu-convnext_tiny, tu-convnext_atto, ...)"),
         Param("weights_file", "str", "", group="model",
               help="local file with pre-trained encoder weights (a state dict); empty = fresh weights"),
+        ENCODER_FROM,
         Param("dice_weight", "float", 1.0, min=0.0, max=10.0, group="optimisation",
               help="weight of the Dice loss added to cross-entropy"),
         Param("class_weights", "str", "inverse_sqrt", choices=("none", "inverse", "inverse_sqrt"),
