@@ -47,12 +47,15 @@ system-deps:
 # The real window under Xvfb (xcb, not offscreen), one PNG per view, into docs/screenshots/.
 XVFB_DEBS := xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
-SHOT = QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/tessera gui $(DEMO)
+XVFB = QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24"
+SHOT = $(XVFB) $(VENV)/bin/tessera gui $(DEMO)
 screenshots: setup
 	@command -v xvfb-run >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(XVFB_DEBS); }
 	@test -f $(DEMO)/project.db || $(VENV)/bin/tessera demo $(DEMO) --size full
 	@mkdir -p docs/screenshots
+	$(XVFB) $(VENV)/bin/tessera gui --screenshot docs/screenshots/welcome.png
+	$(SHOT) --about --screenshot docs/screenshots/about.png
 	$(SHOT) --screenshot docs/screenshots/demo.png
 	$(SHOT) --image large.tif --screenshot docs/screenshots/large-overview.png
 	$(SHOT) --image large.tif --zoom 0.8 --center 10000,10000 --screenshot docs/screenshots/large-zoom.png

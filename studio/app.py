@@ -1,4 +1,5 @@
-"""``tessera gui [DIR]``: the studio window (on the demo project by default)."""
+"""``tessera gui [DIR]``: the studio window, on DIR, or on the welcome page
+(new, open, recent, or the demo, built on first use)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ from pathlib import Path
 def main(project_dir: str | None = None, screenshot: str | None = None, image: str | None = None,
          zoom: float | None = None, center: tuple[float, float] | None = None, select: int | None = None,
          shortcuts: bool = False, training: dict | None = None) -> int:
-    from core.appdirs import configure_environment, data_dir
+    from core.appdirs import configure_environment
 
     from .qt_env import prepare_qt_environment
 
@@ -26,19 +27,15 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
 
     from .main_window import MainWindow
 
-    if project_dir is None:
-        project_dir = str(data_dir() / "demo-project")
-        if not (Path(project_dir) / "project.db").is_file():
-            from core.demo import build_demo
-
-            print(f"building the demo project in {project_dir} …", file=sys.stderr)
-            build_demo(project_dir, "all", "small")[0].close()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tessera Studio")
-    window = MainWindow(Path(project_dir))
+    from .preferences import Preferences, apply_theme
+
+    apply_theme(Preferences.load().theme)
+    window = MainWindow(Path(project_dir) if project_dir else None)
     window.keep_layout = not screenshot
     window.show()
-    if image:
+    if image and window.project is not None:
         found = window.project.images.by_name(image)
         if found is not None:
             window.images.select(found.id)
@@ -88,6 +85,7 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
         for key, value in training.get("values", {}).items():
             form.set_value(key, value)
         window.training.start()
+    about = window.show_about() if training.get("about") else None
     if screenshot:
         def grab(rounds: list = [0]) -> None:  # noqa: B006 - a counter across retries
             window.viewer.loader.wait()
@@ -98,14 +96,15 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
             epochs = training.get("shot_epochs", 0)
             waiting = (epochs and window.training.curves.points("train_loss") < epochs) or \
                 (training.get("compare_newest") and not shown_report and window.models.task is not None) or \
-                (export is not None and export.task is not None)
+                (export is not None and export.task is not None) or (about is not None and about.task is not None)
             if rounds[0] < 4 or (waiting and rounds[0] < 2000):  # tiles of every level; the epochs or report
                 QTimer.singleShot(300, grab)
                 return
             if window.training.preview is not None:  # the pair sampling report, under the form
                 window.training.form_area.verticalScrollBar().setValue(window.training.preview.y())
                 app.processEvents()
-            (export if export is not None else window).grab().save(screenshot)
+            shown = export if export is not None else about if about is not None else window
+            shown.grab().save(screenshot)
             window.close()
 
         QTimer.singleShot(800, grab)

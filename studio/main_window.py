@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
-                               QSlider)
+                               QSlider, QStackedWidget, QToolBar)
 
-from core.appdirs import config_dir
+from core.appdirs import data_dir
 from core.errors import TesseraError
 from core.pipelines import all_pipelines
 from core.project import Project
@@ -18,6 +18,7 @@ from core.project import Project
 from . import dataset_io
 from .active.queue_panel import QueuePanel
 from .editor import Editor
+from .preferences import Preferences, SettingsDialog, apply_theme, settings
 from .training.models_panel import ModelsPanel
 from .training.panel import TrainingPanel
 from .viewer import ImageViewer
@@ -25,6 +26,7 @@ from .widgets.class_palette import ClassPalette
 from .widgets.help_overlay import HelpOverlay
 from .widgets.image_list import ImageList
 from .widgets.minimap import Minimap
+from .welcome import WelcomePage
 from .widgets.properties import PropertiesPanel
 
 RECENT = 8
@@ -33,10 +35,6 @@ TOOLS = (("Select / move / edit vertices", "V", "pan"), ("Box", "B", "box"),
          ("Polygon (double-click or Enter closes)", "P", "polygon"), ("Point", "O", "point"),
          ("Brush on the label mask", "S", "brush"), ("Eraser on the label mask", "E", "eraser"),
          ("Fill a mask region", "K", "fill"), ("Relation: link two persons as a pair", "R", "relation"))
-
-
-def settings() -> QSettings:
-    return QSettings(str(config_dir() / "studio.ini"), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
@@ -48,8 +46,18 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.project: Project | None = None
         self.keep_layout = True
+        self.prefs = Preferences.load()
+        self._hidden_on_welcome: list = []
         self.viewer = ImageViewer(self)
-        self.setCentralWidget(self.viewer)
+        self.viewer.loader.max_tiles = self.prefs.max_tiles
+        self.welcome = WelcomePage(data_dir() / "demo-project")
+        self.welcome.openRequested.connect(lambda path: self.open_project(Path(path)))
+        self.welcome.newRequested.connect(self._ask_new)
+        self.welcome.browseRequested.connect(self._ask_open)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.viewer)
+        self.setCentralWidget(self.pages)
         self.editor = Editor(self.viewer, self)
         self.undo_stack = self.editor.undo_stack
         self.images = ImageList()
@@ -62,6 +70,7 @@ class MainWindow(QMainWindow):
         self._dock("Minimap", self.minimap, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([left, right], [260, 240], Qt.Orientation.Horizontal)
         self.training = TrainingPanel()
+        self.training.defaults = self.prefs.job_defaults()
         self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.training_dock], [320], Qt.Orientation.Vertical)
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -102,6 +111,8 @@ class MainWindow(QMainWindow):
                 self._tabify_bottom()
         if project_dir is not None:
             self.open_project(project_dir)
+        if self.project is None:
+            self._show_welcome()
 
     def _tabify_bottom(self) -> None:
         self.tabifyDockWidget(self.training_dock, self.models_dock)
@@ -155,6 +166,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import dataset…", "Ctrl+I", self._ask_import)
         self._action(file, "&Export…", "Ctrl+E", self._ask_export)
         file.addSeparator()
+        self._action(file, "&Settings…", QKeySequence.StandardKey.Preferences, self._ask_settings)
         self._action(file, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         self._fill_recent()
 
@@ -217,6 +229,11 @@ class MainWindow(QMainWindow):
         for spec in all_pipelines():
             self._action(train, f"New {spec.name} job…", None,
                          lambda _=False, name=spec.name: (self.training_dock.show(), self.training.new_job(name)))
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About and environment…", None, self.show_about)
+        self._project_menus = [m for m in self.menuBar().findChildren(type(file)) if m.title() in
+                               ("&Edit", "&Tools", "&View", "T&rain")]
 
         display = self.addToolBar("Display")
         display.setObjectName("Display")
@@ -298,10 +315,49 @@ class MainWindow(QMainWindow):
         self.queue.set_project(project)
         self._remember(Path(folder).resolve())
         self.setWindowTitle(f"Tessera Studio — {project.name}")
+        self.pages.setCurrentWidget(self.viewer)
+        for menu in self._project_menus:
+            menu.menuAction().setEnabled(True)
+        for widget in self._hidden_on_welcome:
+            widget.show()
+        self._hidden_on_welcome = []
         self._reload_lists()
         first = project.images.list()
         if first:
             self.images.select(first[0].id)
+
+    def _show_welcome(self) -> None:
+        self.welcome.refresh(settings().value("recent", [], type=list) or [])
+        self.pages.setCurrentWidget(self.welcome)
+        for menu in self._project_menus:
+            menu.menuAction().setEnabled(False)
+        # the page alone: the docks and tool bars come back with a project, as they were
+        self._hidden_on_welcome = [w for w in self.findChildren(QDockWidget) + self.findChildren(QToolBar)
+                                   if not w.isHidden()]
+        for widget in self._hidden_on_welcome:
+            widget.hide()
+
+    def _ask_settings(self) -> None:
+        dialog = SettingsDialog(self.prefs, parent=self)
+        if dialog.exec():
+            self.apply_preferences(dialog.result_preferences())
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        """Store them and use them now: the theme, the tile cache, new jobs' defaults."""
+        prefs.save()
+        self.prefs = prefs
+        apply_theme(prefs.theme)
+        self.viewer.loader.max_tiles = prefs.max_tiles
+        self.training.defaults = prefs.job_defaults()
+        self.statusBar().showMessage(f"settings saved: device {prefs.device}, {prefs.workers} workers, "
+                                     f"tile cache {prefs.cache_mb} MB, {prefs.theme} theme", 6000)
+
+    def show_about(self):
+        from .about import AboutDialog
+
+        dialog = AboutDialog(str(self.project.root) if self.project is not None else None, self)
+        dialog.show()
+        return dialog
 
     def _reload_lists(self) -> None:
         self.images.load(self.project)
@@ -428,11 +484,13 @@ class MainWindow(QMainWindow):
             self.help.setGeometry(self.rect())
 
     def closeEvent(self, event) -> None:
-        if self.keep_layout:  # a screenshot's docks, hidden or enlarged for the shot, are not the user's layout
+        # a screenshot's docks (hidden or enlarged for the shot) and the welcome page's are not the user's layout
+        if self.keep_layout and self.project is not None:
             state = settings()
             state.setValue("geometry", self.saveGeometry())
             state.setValue("state", self.saveState())
             state.setValue("layout", LAYOUT)
+        self.welcome.shutdown()
         self.training.shutdown()  # running jobs finish their batch, save and stop: resumable
         self.models.shutdown()
         self.queue.shutdown()

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=SIZES)
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("gui", help="open the studio window (on the demo project by default)")
+    p = sub.add_parser("gui", help="open the studio window on a project (without one: the welcome page)")
     p.add_argument("dir", nargs="?", help="project folder")
     p.add_argument("--screenshot", help=argparse.SUPPRESS)
     p.add_argument("--image", help=argparse.SUPPRESS)
@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-newest", type=int, default=0, help=argparse.SUPPRESS)  # models panel comparison
     p.add_argument("--queue", action="store_true", help=argparse.SUPPRESS)  # the queue dock, large, after Next
     p.add_argument("--export-model", type=int, default=0, help=argparse.SUPPRESS)  # the export dialog, run, shot
+    p.add_argument("--about", action="store_true", help=argparse.SUPPRESS)  # Help → About (screenshots)
+
+    p = sub.add_parser("doctor", help="versions, CUDA devices, TensorRT, free disk and the app's folders: what this "
+                                      "installation runs on, and what looks wrong")
+    p.add_argument("dir", nargs="?", type=Path, help="a project folder (its free disk space; default: here)")
+    p.add_argument("--json", action="store_true")
 
     from . import active, deploy, evaluate, train
     train.add_parsers(sub)
@@ -134,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         training = {"show": args.training or bool(args.train), "pipeline": args.train,
                     "values": parse_assignments(args.set), "shot_epochs": args.shot_epochs,
                     "compare_newest": args.compare_newest, "queue": args.queue,
-                    "export_model": args.export_model}
+                    "export_model": args.export_model, "about": args.about}
         return importlib.import_module("studio.app").main(args.dir, args.screenshot, args.image, args.zoom, center,
                                                             args.select, args.shortcuts, training)
     for module in (train, evaluate, active, deploy):
@@ -142,6 +148,12 @@ def run(args: argparse.Namespace) -> int:
         if handled is not None:
             return handled
 
+    if args.command == "doctor":
+        from ..doctor import diagnose, text
+
+        report = diagnose(args.dir)
+        print(json.dumps(report, indent=2) if args.json else text(report))
+        return 0
     if args.command == "init":
         with Project.init(args.dir, name=args.name) as project:
             print(f"created project {project.name} in {project.root}")

@@ -62,6 +62,7 @@ class TrainingPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.project = None
+        self.defaults: dict[str, str] = {}  # new forms start with these (the user's settings)
         self.queue: JobQueue | None = None
         self.form: JobForm | None = None
         self.preview: SamplingPreview | None = None
@@ -186,6 +187,9 @@ class TrainingPanel(QWidget):
             self.preview = None
         spec = get_pipeline(item.data(Qt.ItemDataRole.UserRole))
         self.form = JobForm(spec, self.project)
+        for name, value in self.defaults.items():  # the user's settings (device, workers)
+            if name in self.form.fields:
+                self.form.set_value(name, value)
         if spec.task == "pairs":
             self.preview = SamplingPreview(self.form, self.project.root)
             self.form.add_section(self.preview)
