@@ -135,12 +135,14 @@ class ModelsPanel(QWidget):
         self.table.setSelectionMode(mode)
 
     def _update_buttons(self) -> None:
-        busy = self.task is not None
-        n = len(self.selected_ids())
+        ids = self.selected_ids()
+        # a pre-trained backbone makes features, not predictions: nothing to evaluate, compare or run
+        backbone = self.project is not None and any(self.project.jobs.model(i).kind == "backbone" for i in ids)
+        busy = self.task is not None or backbone
+        n = len(ids)
         self.evaluate_button.setEnabled(n == 1 and not busy)
         self.compare_button.setEnabled(n >= 1 and not busy)
         self.predict_button.setEnabled(n == 1 and not busy)
-        ids = self.selected_ids()
         pipeline = self.project.jobs.model(ids[0]).pipeline if n == 1 and self.project is not None else None
         self.mine_button.setEnabled(pipeline == "detection")
         self.export_button.setEnabled(pipeline in EXPORTABLE)

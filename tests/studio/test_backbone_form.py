@@ -27,3 +27,14 @@ def test_forms_offer_backbones_and_flag_a_mismatch(window, tmp_path):
     form = panel.new_job("detection")
     form.fields["encoder_from"].widget.setCurrentIndex(1)
     assert "needs" in form.errors()["encoder_from"]  # YOLO needs a YOLO backbone: convnext is not one
+
+
+def test_a_backbone_in_the_models_panel_cannot_be_evaluated_run_or_exported(window, tmp_path):
+    bid = window.project.jobs.register_model(None, "ssl-pretrain", str(tmp_path / "b.ckpt"), "resnet18", [],
+                                             {"train_loss": 2.0}, kind="backbone")
+    panel = window.models
+    panel.refresh()
+    panel.select([bid])
+    assert panel.selected_ids() == [bid]
+    assert not any(b.isEnabled() for b in (panel.evaluate_button, panel.compare_button, panel.predict_button,
+                                           panel.export_button, panel.mine_button))
