@@ -48,6 +48,5 @@ class AboutDialog(QDialog):
 
     def done(self, result: int) -> None:
         if self.task is not None:
-            self.task.process.kill()
-            self.task.process.waitForFinished(3000)
+            self.task.kill()
         super().done(result)

@@ -119,6 +119,5 @@ class WelcomePage(QWidget):
 
     def shutdown(self) -> None:
         if self.task is not None:
-            self.task.process.kill()
-            self.task.process.waitForFinished(3000)
+            self.task.kill()
             self.task = None

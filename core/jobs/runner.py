@@ -40,10 +40,10 @@ def create_job(project: Project, pipeline: str, values: dict, from_model: int | 
         raise TesseraError(f"{pipeline} starts from a finished {first} model: set from_model=ID ({known})")
     if config.get("from_model") is not None:
         model = project.jobs.model(config["from_model"])
-        if model.kind == "backbone" and not spec.accepts_model_of(model.pipeline):
-            raise TesseraError(f"model {model.id} is a pre-trained backbone: start from it with "
-                               f"encoder_from={model.id}, not from_model")
         if not spec.accepts_model_of(model.pipeline):
+            if model.kind == "backbone":
+                raise TesseraError(f"model {model.id} is a pre-trained backbone: start from it with "
+                                   f"encoder_from={model.id}, not from_model")
             raise TesseraError(f"model {model.id} was trained by pipeline {model.pipeline!r}; "
                                f"{pipeline!r} cannot start from it")
         if (model.architecture or "").startswith("ensemble"):

@@ -135,15 +135,14 @@ class ModelsPanel(QWidget):
         self.table.setSelectionMode(mode)
 
     def _update_buttons(self) -> None:
-        ids = self.selected_ids()
+        models = [self.project.jobs.model(i) for i in self.selected_ids()] if self.project is not None else []
         # a pre-trained backbone makes features, not predictions: nothing to evaluate, compare or run
-        backbone = self.project is not None and any(self.project.jobs.model(i).kind == "backbone" for i in ids)
-        busy = self.task is not None or backbone
-        n = len(ids)
+        busy = self.task is not None or any(m.kind == "backbone" for m in models)
+        n = len(models)
         self.evaluate_button.setEnabled(n == 1 and not busy)
         self.compare_button.setEnabled(n >= 1 and not busy)
         self.predict_button.setEnabled(n == 1 and not busy)
-        pipeline = self.project.jobs.model(ids[0]).pipeline if n == 1 and self.project is not None else None
+        pipeline = models[0].pipeline if n == 1 else None
         self.mine_button.setEnabled(pipeline == "detection")
         self.export_button.setEnabled(pipeline in EXPORTABLE)
 

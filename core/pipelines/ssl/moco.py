@@ -92,7 +92,7 @@ class MoCoV3(pl.LightningModule):
 
     def _keys(self, x: torch.Tensor) -> torch.Tensor:
         k = self.momentum_projector(self.momentum_encoder(x))
-        if self.trainer is not None and self.trainer.world_size > 1:  # negatives from every device's batch
+        if self.trainer.world_size > 1:  # negatives from every device's batch
             k = self.all_gather(k).flatten(0, 1)
         return k
 
