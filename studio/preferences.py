@@ -58,10 +58,15 @@ def apply_theme(theme: str) -> None:
     app = QApplication.instance()
     if app is None:
         return
-    app.setStyle("Fusion")
-    if theme != "dark":
-        app.setPalette(app.style().standardPalette())
-        return
+    if app.style().name().lower() != "fusion":
+        # once, at start: replacing the style of live windows re-polishes every widget
+        app.setStyle("Fusion")
+    palette = app.style().standardPalette() if theme != "dark" else _dark_palette()
+    if app.palette() != palette:
+        app.setPalette(palette)
+
+
+def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text, mid = QColor(35, 37, 41), QColor(48, 51, 56), QColor(225, 228, 232), QColor(90, 94, 100)
     for role, color in ((QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
@@ -76,7 +81,7 @@ def apply_theme(theme: str) -> None:
         p.setColor(role, color)
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 124, 130))
-    app.setPalette(p)
+    return p
 
 
 class SettingsDialog(QDialog):

@@ -120,6 +120,7 @@ class QueuePanel(QWidget):
             self.task.kill()
             self.task = None
         self._pool.clear()
+        self._pool.waitForDone()  # no thumbnail may arrive for the project being left
 
     def refresh_models(self) -> None:
         current = self.model.currentData()

@@ -136,6 +136,8 @@ class ImageList(QWidget):
             item.setIcon(QIcon(QPixmap.fromImage(image)))
 
     def wait(self) -> None:
+        """Drop the thumbnails not yet started and wait for those being made (closing)."""
+        self._pool.clear()
         self._pool.waitForDone()
 
     def select(self, image_id: int) -> None:
