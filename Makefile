@@ -10,7 +10,7 @@ SYSLIBS := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3 
 	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test test-fast setup system-deps demo bench clean screenshots
+.PHONY: run test test-fast setup system-deps demo bench clean screenshots package
 
 run: setup
 	@if test -f $(DEMO)/project.db; then $(VENV)/bin/tessera info $(DEMO); \
@@ -25,6 +25,14 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 setup: $(STAMP)
+
+# The one-folder app in dist/tessera/ (PyInstaller; packaging/README.md): the
+# `tessera` binary there is the studio, the CLI and the worker.
+package: setup
+	$(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+	  packaging/tessera.spec
+	@echo "dist/tessera/ ($$(du -sh dist/tessera | cut -f1)): run dist/tessera/tessera;" \
+	  "sh packaging/linux/install.sh dist/tessera adds it to the desktop's menu"
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps

@@ -5,6 +5,7 @@ and what looks wrong.  The studio shows the same in Help → About.
 Never imports Qt (the Qt binding's version comes from its package metadata)."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -98,10 +99,22 @@ def folders() -> dict[str, str]:
             "cache": os.environ.get("XDG_CACHE_HOME", "")}
 
 
+def build() -> dict | None:
+    """What a packaged app was built with (``build-info.json`` beside its
+    modules, written by ``packaging/tessera.spec``); None when run from source."""
+    if not getattr(sys, "frozen", False):
+        return None
+    path = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "build-info.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"variant": "unknown"}
+
+
 def diagnose(project_dir: str | Path | None = None) -> dict:
     """Everything ``tessera doctor`` prints, and the problems it sees."""
     libs = libraries()
-    report = {"app": _app_version(), "frozen": bool(getattr(sys, "frozen", False)),
+    report = {"app": _app_version(), "frozen": bool(getattr(sys, "frozen", False)), "build": build(),
               "python": platform.python_version(), "executable": sys.executable,
               "platform": platform.platform(), "cpu_count": os.cpu_count(), "libraries": libs, "cuda": cuda(),
               "tensorrt": tensorrt(), "disk": disk(project_dir or Path.cwd()), "folders": folders()}
@@ -115,7 +128,8 @@ def diagnose(project_dir: str | Path | None = None) -> dict:
 
 def text(report: dict) -> str:
     """The report as aligned lines for people."""
-    lines = [f"Tessera Studio {report['app']}" + (" (packaged)" if report["frozen"] else ""),
+    built = report.get("build")
+    lines = [f"Tessera Studio {report['app']}" + (f" (packaged, {built.get('variant')} build)" if built else ""),
              f"  python        {report['python']}  ({report['executable']})",
              f"  platform      {report['platform']}, {report['cpu_count']} CPUs"]
     for name, version in report["libraries"].items():

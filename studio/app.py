@@ -29,9 +29,15 @@ def main(project_dir: str | None = None, screenshot: str | None = None, image: s
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Tessera Studio")
+    app.setDesktopFileName("tessera")  # matches packaging/linux/tessera.desktop (Wayland's window icon)
+    from .resources import app_icon
+
+    app.setWindowIcon(app_icon())
     from .preferences import Preferences, apply_theme
 
     apply_theme(Preferences.load().theme)
+    if project_dir and Path(project_dir).name == "project.db":  # opened from a file manager (the desktop entry's %f)
+        project_dir = str(Path(project_dir).parent)
     window = MainWindow(Path(project_dir) if project_dir else None)
     window.keep_layout = not screenshot
     window.show()

@@ -94,6 +94,7 @@ def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
         _heartbeat(emitter, project, job_id, done)
         emitter.emit("started", pipeline=job.pipeline, config=job.config, resume=resume, pid=os.getpid())
         ctx = JobContext(project, job_id, spec, job.config, emitter, stop, resume=resume)
+        ctx.log(f"worker {os.getpid()}: {sys.executable}" + (" (packaged app)" if getattr(sys, "frozen", False) else ""))
         result = spec.train_function()(ctx)
         if result.stopped:
             project.jobs.set_state(job_id, "stopped")

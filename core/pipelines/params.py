@@ -104,7 +104,7 @@ def common_params(architectures: Sequence[str], default_architecture: str, image
         Param("warmup_epochs", "int", 0, min=0, max=100, group="optimisation",
               help="epochs of linear learning-rate warm-up"),
         Param("device", "str", "auto", group="advanced", pattern=r"auto|cpu|cuda(:\d+)?",
-              help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
+              help="auto (CUDA when present, else CPU), cpu, cuda (the first GPU) or cuda:N; one GPU per job"),
         SEED,
         Param("save_every", "int", 10, min=1, max=10000, group="advanced",
               help="keep a numbered checkpoint every this many epochs"),

@@ -116,3 +116,12 @@ def test_pairs_preview_reports_sampling_before_training(tmp_path):
     assert wider["pairs_within_distance"] >= report["pairs_within_distance"]
     r = tessera("pairs-preview", proj, "--set", "distance_multiplier=0", check_rc=2)
     assert "out of range" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_doctor_reports_the_environment_and_the_folders(tmp_path):
+    report = json.loads(tessera("doctor", tmp_path, "--json", check_rc=0).stdout)
+    assert report["frozen"] is False and report["build"] is None  # from source, not a packaged build
+    assert report["libraries"]["torch"] and report["disk"]["folder"] == str(tmp_path.resolve())
+    assert report["folders"]["data"] == os.environ["TESSERA_HOME"]
+    text = tessera("doctor", tmp_path, check_rc=0).stdout
+    assert text.startswith("Tessera Studio ") and "torch" in text and "CUDA" in text
