@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
+from .resources import app_icon
 from .training.core_task import CoreTask
 
 
@@ -50,7 +51,13 @@ class WelcomePage(QWidget):
         card.setMaximumWidth(760)
         inner = QVBoxLayout(card)
         inner.setContentsMargins(28, 24, 28, 24)
-        inner.addWidget(title)
+        head = QHBoxLayout()
+        logo = QLabel()
+        logo.setPixmap(app_icon().pixmap(72, 72))
+        head.addWidget(logo, 0, Qt.AlignmentFlag.AlignTop)
+        head.addSpacing(12)
+        head.addWidget(title, 1)
+        inner.addLayout(head)
         inner.addLayout(buttons)
         inner.addWidget(self.progress)
         inner.addWidget(self.status)
