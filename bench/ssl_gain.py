@@ -102,6 +102,7 @@ def finetune(root: Path, task: str, backbone: int | None, seed: int, args) -> fl
 
 
 def plot(results: dict, path: Path) -> None:
+    """One panel per task: each seed's best metric as a dot, the mean ± std as a bar."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,10 +110,10 @@ def plot(results: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.8), dpi=120, squeeze=False)
     for ax, (task, r) in zip(axes[0], results.items()):
-        for x, start in enumerate(("fresh", "ssl")):
+        for x, (start, color) in enumerate((("fresh", "tab:gray"), ("ssl", "tab:blue"))):
             values = list(r[start].values())
-            ax.scatter([x] * len(values), values, alpha=0.6)
-            ax.bar(x, np.mean(values), width=0.5, alpha=0.35)
+            ax.bar(x, np.mean(values), yerr=np.std(values), width=0.5, color=color, alpha=0.35, capsize=6)
+            ax.scatter([x] * len(values), values, color=color, zorder=3)
         ax.set_xticks([0, 1], ["fresh weights", "MoCo v3 backbone"])
         ax.set_ylabel(f"best {TASKS[task]['metric']}")
         ax.set_title(f"{task}: {r['labelled']} labelled training images")
