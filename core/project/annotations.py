@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -136,6 +137,26 @@ class AnnotationStore:
         sql = (f"SELECT {', '.join('a.' + c.strip() for c in _COLS.split(','))} "
                f"FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}")
         return _decode(self._p.conn.execute(sql, args).fetchall())
+
+    def drawables_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
+                              min_size: float = 0.0) -> dict:
+        """What drawing ``in_viewport``'s shapes needs, as arrays and without
+        an object per shape (crowded views): ``class_id`` (-1: none),
+        ``model`` (a prediction), and ``geometry`` (shapely; boxes and masks
+        as their rectangles)."""
+        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, None)
+        rows = self._p.conn.execute(
+            "SELECT coalesce(a.class_id, -1), a.source = 'model', a.kind IN ('box', 'mask'), a.geometry, "
+            f"a.x1, a.y1, a.x2, a.y2 FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}",
+            args).fetchall()
+        if not rows:
+            return {"class_id": np.zeros(0, np.int64), "model": np.zeros(0, bool), "geometry": np.empty(0, object)}
+        cols = list(zip(*rows))
+        rect = np.asarray(cols[2], bool)
+        geometry = shapely.from_wkb(np.asarray(cols[3], object))
+        bounds = np.asarray(cols[4:8], float)[:, rect]
+        geometry[rect] = shapely.box(*bounds)
+        return {"class_id": np.asarray(cols[0], np.int64), "model": np.asarray(cols[1], bool), "geometry": geometry}
 
     def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
                         min_size: float = 0.0, limit: int | None = None) -> list[int]:

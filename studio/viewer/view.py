@@ -521,7 +521,8 @@ class ImageViewer(QGraphicsView):
         # items, a frame's budget at a time: the view pans on at once and the
         # rest arrive over the next frames, as tiles do.
         self._to_build = [i for i in ids if i not in self._shapes and i not in self._filtered_out]
-        self._build_shapes()
+        if self._to_build:
+            self._build_timer.start()  # one budget per turn of the event loop, however often it refreshes
 
     def _build_shapes(self, budget_s: float | None = None) -> None:
         """Make pending shape items for ``budget_s`` seconds (the frame budget
