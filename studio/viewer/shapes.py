@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QGraphicsPolygonItem,
                                QGraphicsRectItem)
@@ -31,21 +31,17 @@ def _style(rgba: int, width: float, fill_alpha: int, prediction: bool) -> tuple[
     return pen, QBrush(fill)
 
 
-def _ring(path: QPainterPath, coords) -> None:
-    pts = [QPointF(x, y) for x, y in coords]
-    if pts:
-        path.moveTo(pts[0])
-        for p in pts[1:]:
-            path.lineTo(p)
-        path.closeSubpath()
-
-
 def _polygon(coords) -> QPolygonF:
     """A QPolygonF filled from a coordinate array in one copy (no QPointF per vertex)."""
     coords = np.asarray(coords, float)
     polygon = create_qpolygonf(len(coords))
     ndarray_from_qpolygonf(polygon)[:] = coords[:, :2]
     return polygon
+
+
+def _ring(path: QPainterPath, coords) -> None:
+    path.addPolygon(_polygon(coords))
+    path.closeSubpath()
 
 
 def make_item(ann, color: QColor, width: float = 1.5, fill_alpha: int = 50,

@@ -52,3 +52,26 @@ def test_drawables_are_drawn_where_they_are_and_filters_hold(tmp_path):
                         (50, 50), colors, set(), True)
     assert not np.any(empty)
     project.close()
+
+
+def test_shape_items_keep_holes_and_parts(qtbot):
+    """The items drawn at closer zoom: a plain polygon, one with a hole, and
+    a multipolygon each fill exactly their area."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    from studio.viewer.shapes import make_item
+
+    def item(geom):
+        return make_item(SimpleNamespace(id=1, kind="polygon", geometry=geom, bbox=geom.bounds), QColor("red"))
+
+    plain = item(shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)]))
+    assert plain.shape().contains(QPointF(5, 5)) and not plain.shape().contains(QPointF(15, 5))
+    holed = item(shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(4, 4), (6, 4), (6, 6), (4, 6)]]))
+    assert holed.path().contains(QPointF(2, 2)) and not holed.path().contains(QPointF(5, 5))  # the fill
+    parts = item(shapely.MultiPolygon([shapely.box(0, 0, 2, 2), shapely.box(5, 0, 7, 2)]))
+    assert parts.path().contains(QPointF(1, 1)) and parts.path().contains(QPointF(6, 1))
+    assert not parts.path().contains(QPointF(3.5, 1))
+    assert plain.data(0) == 1 and plain.pen().isCosmetic() and plain.brush().color().alpha() == 50
