@@ -14,7 +14,7 @@ from core.appdirs import config_dir
 from core.imagery.pyramid import TILE
 
 THEMES = ("light", "dark")
-DEVICES = ("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3")
+DEVICES = ("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:all")
 TILE_BYTES = TILE * TILE * 3  # a cached tile: RGB888
 
 
@@ -93,7 +93,8 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(prefs.device)
-        self.device.setToolTip("where new jobs train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+        self.device.setToolTip("where new jobs train: auto (CUDA when present, else CPU), cpu, cuda, cuda:N, or "
+                                   "cuda:all (every GPU, one training process each: DDP; detection uses one)")
         self.workers = QSpinBox(minimum=0, maximum=64, value=prefs.workers)
         self.workers.setToolTip("data-loading processes of new jobs (0: load in the training process)")
         self.cache = QSpinBox(minimum=32, maximum=65536, value=prefs.cache_mb, singleStep=64, suffix=" MB")

@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", type=Path, help="a project folder (its free disk space; default: here)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("torchrun", add_help=False,
+                       help="PyTorch's torchrun, as bundled with the app: starts a job's worker in several processes "
+                            "(DDP; see docs/multi_gpu.md); every argument goes to torchrun")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+
     from . import active, deploy, evaluate, train
     train.add_parsers(sub)
     evaluate.add_parsers(sub)
@@ -215,8 +220,23 @@ def run(args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {args.command}")
 
 
+def torchrun(argv: list[str]) -> int:
+    """torchrun itself (the packaged app has no ``python -m torch.distributed.run``)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as run
+
+    try:
+        run(argv)
+    except ChildFailedError:  # torchrun has printed which rank failed and why
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_environment()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["torchrun"]:  # its own options, which argparse would take for ours
+        return torchrun(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--from-model", type=int, help="start from the weights of this model")
     p.add_argument("--resume", type=int, metavar="JOB", help="resume a stopped or interrupted job")
     p.add_argument("--json-events", action="store_true", help="print the worker's events as JSON lines")
+    p.add_argument("--create-only", action="store_true",
+                   help="store the job without starting it and print the command that runs it (e.g. under torchrun "
+                        "on a cluster: docs/multi_gpu.md)")
 
     p = sub.add_parser("mine", help="hard-negative mining: rounds of predict, collect false positives, retrain "
                                     "(a detection-mining job)")
@@ -143,6 +146,12 @@ def _train(args) -> int:
             job_id = create_job(project, args.pipeline, parse_assignments(args.values), args.from_model)
             resume = False
         epochs = project.jobs.get(job_id).config["epochs"]
+    if getattr(args, "create_only", False):
+        worker = f"tessera worker --project {Path(args.dir).resolve()} --job {job_id}" + (" --resume" if resume else "")
+        print(f"job {job_id} stored (queued); run it with\n  {worker}\nor in several processes on every node of a "
+              f"cluster (docs/multi_gpu.md):\n  tessera torchrun --nnodes N --nproc-per-node G --rdzv-backend c10d "
+              f"--rdzv-endpoint HOST:29500 --no-python {worker}")
+        return 0
     process = JobProcess(args.dir, job_id, resume=resume).start()
     print(f"job {job_id} started (log: {process.log_path})", file=sys.stderr)
     stopping = {"asked": False}

@@ -28,11 +28,19 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
+class SecondaryRankDone(Exception):
+    """Raised in a rank other than 0 when its share of a distributed fit is done:
+    what follows (the final model, its evaluation, the store) is rank 0's."""
+
+
 class JobContext:
+    """``is_main``: whether this is the job's process (rank 0 under torchrun, or
+    the only one); the other ranks train but record nothing."""
+
     def __init__(self, project: Project, job_id: int, pipeline, config: dict, emitter: Emitter,
-                 stop_event: threading.Event, resume: bool = False):
+                 stop_event: threading.Event, resume: bool = False, is_main: bool = True):
         self.project, self.job_id, self.pipeline, self.config = project, job_id, pipeline, config
-        self.emitter, self.stop_event, self.resume = emitter, stop_event, resume
+        self.emitter, self.stop_event, self.resume, self.is_main = emitter, stop_event, resume, is_main
         self.run_dir = project.runs_dir / f"job-{job_id:04d}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
         history = project.jobs.history(job_id)
@@ -43,7 +51,7 @@ class JobContext:
                 best = max(values) if pipeline.mode == "max" else min(values)
         self.checkpoints = CheckpointPolicy(
             self.run_dir / "checkpoints", config["save_every"], config["keep_last"], pipeline.mode,
-            on_saved=self._saved, on_removed=lambda p: project.jobs.remove_checkpoint(job_id, str(p)), best=best)
+            on_saved=self._saved, on_removed=self._removed, best=best)
 
     # -- what trainers call ------------------------------------------------
     @property
@@ -51,19 +59,24 @@ class JobContext:
         return self.stop_event.is_set()
 
     def progress_due(self) -> bool:
-        return self.emitter.progress_due()
+        return self.is_main and self.emitter.progress_due()
 
     def progress(self, **data: Any) -> None:
+        if not self.is_main:
+            return
         data = clean(data)
         if self.emitter.emit("progress", **data):
             self.project.jobs.heartbeat(self.job_id, data)
 
     def log(self, message: str, level: str = "info") -> None:
         getattr(log, level if level in ("info", "warning", "error") else "info")(message)
-        self.emitter.emit("log", level=level, message=message)
+        if self.is_main:
+            self.emitter.emit("log", level=level, message=message)
 
     def epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         """Store and announce all metrics of a finished epoch (1-based)."""
+        if not self.is_main:
+            return
         self.project.jobs.record_epoch(self.job_id, epoch, metrics)
         self.emitter.emit("epoch", epoch=epoch, epochs=self.config["epochs"], metrics=metrics)
 
@@ -91,5 +104,11 @@ class JobContext:
         return max(history) if history else 0
 
     def _saved(self, kind: str, path: Path, epoch: int, metric) -> None:
+        if not self.is_main:
+            return
         self.project.jobs.add_checkpoint(self.job_id, epoch, kind, str(path), metric)
         self.emitter.emit("checkpoint", kind=kind, path=str(path), epoch=epoch, metric=metric)
+
+    def _removed(self, path: Path) -> None:
+        if self.is_main:
+            self.project.jobs.remove_checkpoint(self.job_id, str(path))

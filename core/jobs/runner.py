@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,13 +83,19 @@ def cli_command(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "core.cli.main", *args]
 
 
-def worker_command(project_dir: Path, job_id: int, resume: bool) -> list[str]:
+def worker_command(project_dir: Path, job_id: int, resume: bool, processes: str | None = None) -> list[str]:
+    """The worker of one job; with ``processes`` (torchrun's ``--nproc-per-node``)
+    that many of them under torchrun, rank 0 the job's voice."""
     if getattr(sys, "frozen", False):  # the packaged app is its own worker
         cmd = [sys.executable, "worker"]
     else:
         cmd = [sys.executable, "-m", "core.jobs.worker"]
-    cmd += ["--project", str(project_dir), "--job", str(job_id)]
-    return cmd + (["--resume"] if resume else [])
+    cmd += ["--project", str(project_dir), "--job", str(job_id)] + (["--resume"] if resume else [])
+    if processes is None:
+        return cmd
+    from .distributed import torchrun_args
+
+    return cli_command(["torchrun", *torchrun_args(processes), *cmd])
 
 
 class JobProcess:
@@ -101,14 +108,16 @@ class JobProcess:
         self.log_path = self.project_dir / "runs" / f"job-{job_id:04d}" / "worker.log"
 
     def start(self) -> "JobProcess":
-        if self.resume:
-            with Project.open(self.project_dir) as project:
-                job = project.jobs.get(self.job_id)
-                if job.state not in RESUMABLE:
-                    raise TesseraError(f"job {self.job_id} is {job.state}; only {', '.join(RESUMABLE)} jobs can be resumed")
+        from .distributed import processes
+
+        with Project.open(self.project_dir) as project:
+            job = project.jobs.get(self.job_id)
+        if self.resume and job.state not in RESUMABLE:
+            raise TesseraError(f"job {self.job_id} is {job.state}; only {', '.join(RESUMABLE)} jobs can be resumed")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(worker_command(self.project_dir, self.job_id, self.resume),
+        nproc = processes(job.config.get("device", "auto"))
+        self.proc = subprocess.Popen(worker_command(self.project_dir, self.job_id, self.resume, nproc),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                                      bufsize=1, start_new_session=True, env=worker_environment())
         log.close()
@@ -153,7 +162,18 @@ class JobProcess:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
+            import psutil
+
+            try:  # torchrun starts each rank in a session of its own
+                ranks = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.Error:
+                ranks = []
             os.killpg(self.proc.pid, signal.SIGKILL)
+            for child in ranks:
+                try:
+                    child.kill()
+                except psutil.Error:
+                    pass
 
     def stop_and_wait(self, grace: float = STOP_GRACE_S) -> int:
         """Stop, then kill the process group if it has not ended after ``grace``."""
@@ -171,6 +191,9 @@ def stop_job(project: Project, job_id: int) -> None:
     job = project.jobs.get(job_id)
     if job.state not in ("running", "stopping") or not job.pid:
         raise TesseraError(f"job {job_id} is {job.state}, not running")
+    if job.host and job.host != socket.gethostname():
+        raise TesseraError(f"job {job_id} runs on {job.host}: stop it there (tessera stop), or send SIGTERM to its "
+                           "torchrun")
     try:
         os.kill(job.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -74,10 +74,16 @@ def _heartbeat(emitter, project, job_id: int, done: threading.Event) -> None:
 
 def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
     from ..appdirs import configure_environment
+    from . import distributed
 
     configure_environment()
     events = _events_stream()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ranks = f"rank {distributed.rank()}/{distributed.world_size()} " if distributed.world_size() > 1 else ""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s {ranks}%(name)s %(levelname)s %(message)s")
+    if not distributed.is_main():
+        events.close()
+        return _run_secondary(project_dir, job_id, resume)
     from ..pipelines import get_pipeline
     from ..project import Project
     from .context import JobContext
@@ -94,7 +100,8 @@ def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
         _heartbeat(emitter, project, job_id, done)
         emitter.emit("started", pipeline=job.pipeline, config=job.config, resume=resume, pid=os.getpid())
         ctx = JobContext(project, job_id, spec, job.config, emitter, stop, resume=resume)
-        ctx.log(f"worker {os.getpid()}: {sys.executable}" + (" (packaged app)" if getattr(sys, "frozen", False) else ""))
+        ctx.log(f"worker {os.getpid()}: {sys.executable}" + (" (packaged app)" if getattr(sys, "frozen", False) else "")
+                + (f", rank 0 of {distributed.world_size()} processes" if ranks else ""))
         result = spec.train_function()(ctx)
         if result.stopped:
             project.jobs.set_state(job_id, "stopped")
@@ -116,6 +123,38 @@ def run_job(project_dir: str, job_id: int, resume: bool = False) -> int:
         return 1
     finally:
         done.set()
+        project.close()
+
+
+def _run_secondary(project_dir: str, job_id: int, resume: bool) -> int:
+    """A rank other than 0 of a distributed job: the same trainer, recording
+    nothing (no events, no store writes, no checkpoint files); it stops when
+    rank 0 does (the trainer's collective stop check) or on SIGTERM."""
+    from ..pipelines import get_pipeline
+    from ..project import Project
+    from .context import JobContext, SecondaryRankDone
+    from .events import Emitter
+
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # stop requests on stdin are rank 0's
+    os.close(null)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    project = Project.open(project_dir)
+    try:
+        job = project.jobs.get(job_id)
+        spec = get_pipeline(job.pipeline)
+        ctx = JobContext(project, job_id, spec, job.config, Emitter(open(os.devnull, "w", encoding="utf-8")), stop,
+                         resume=resume, is_main=False)
+        spec.train_function()(ctx)
+        return 0
+    except SecondaryRankDone:
+        return 0
+    except BaseException:  # noqa: BLE001 - rank 0 reports the job's failure; this rank's cause goes to the log
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    finally:
         project.close()
 
 

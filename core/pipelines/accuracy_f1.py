@@ -10,11 +10,13 @@ class AccuracyF1:
     def _update(self, stage: str, preds, y, loss) -> None:
         self.acc[f"{stage}_"].update(preds, y)
         self.f1[f"{stage}_"].update(preds, y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=y.shape[0])
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=y.shape[0], sync_dist=True)
 
     def _epoch(self, stage: str) -> None:
-        self.log(f"{stage}_accuracy", self.acc[f"{stage}_"].compute())
-        self.log(f"{stage}_f1", self.f1[f"{stage}_"].compute())
+        # compute() gathers every rank's counts already; sync_dist (a mean of equal
+        # values) only tells Lightning so
+        self.log(f"{stage}_accuracy", self.acc[f"{stage}_"].compute(), sync_dist=True)
+        self.log(f"{stage}_f1", self.f1[f"{stage}_"].compute(), sync_dist=True)
         self.acc[f"{stage}_"].reset()
         self.f1[f"{stage}_"].reset()
 

@@ -82,9 +82,22 @@ class Param:
 SEED = Param("seed", "int", 0, min=0, max=2**31 - 1, group="advanced", help="random seed")
 
 
+def device_param(processes: bool = True) -> Param:
+    one = "auto (CUDA when present, else CPU), cpu, cuda (the first GPU) or cuda:N"
+    if not processes:
+        return Param("device", "str", "auto", group="advanced", pattern=r"auto|cpu|cuda(:\d+)?",
+                     help=one + "; one device per job")
+    from ..jobs.distributed import DEVICE_PATTERN
+
+    return Param("device", "str", "auto", group="advanced", pattern=DEVICE_PATTERN,
+                 help=one + "; several GPUs: cuda:0,1,.. or cuda:all (one process each, DDP); "
+                            "cpu:N (N processes, DDP over gloo)")
+
+
 def common_params(architectures: Sequence[str], default_architecture: str, image_size: int,
-                  main_metric: str) -> list[Param]:
-    """The parameters every training pipeline shares, with the defaults users know."""
+                  main_metric: str, processes: bool = True) -> list[Param]:
+    """The parameters every training pipeline shares, with the defaults users know.
+    ``processes``: whether a job may train in several processes (DDP)."""
     return [
         Param("training_set", "str", "splits", group="data",
               help="what to train on: 'splits' (images of the train split, validated on val) or "
@@ -103,8 +116,7 @@ def common_params(architectures: Sequence[str], default_architecture: str, image
               help="learning-rate schedule after warm-up"),
         Param("warmup_epochs", "int", 0, min=0, max=100, group="optimisation",
               help="epochs of linear learning-rate warm-up"),
-        Param("device", "str", "auto", group="advanced", pattern=r"auto|cpu|cuda(:\d+)?",
-              help="auto (CUDA when present, else CPU), cpu, cuda (the first GPU) or cuda:N; one GPU per job"),
+        device_param(processes),
         SEED,
         Param("save_every", "int", 10, min=1, max=10000, group="advanced",
               help="keep a numbered checkpoint every this many epochs"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ class Job:
     started_at: str | None
     heartbeat_at: str | None
     ended_at: str | None
+    host: str | None = None  # the machine its worker runs on
 
 
 @dataclass
@@ -49,7 +51,11 @@ class Model:
     extra: dict = field(default_factory=dict)
 
 
-_JOB_COLS = "id, pipeline, state, config, pid, error, epoch, progress, created_at, started_at, heartbeat_at, ended_at"
+_JOB_COLS = ("id, pipeline, state, config, pid, error, epoch, progress, created_at, started_at, heartbeat_at, "
+             "ended_at, host")
+# A job running on another machine (a torchrun node) is judged by its heartbeat,
+# which its worker writes every few seconds (core.jobs.worker.HEARTBEAT_S).
+REMOTE_SILENCE_S = 120
 
 
 def _job(row) -> Job:
@@ -89,8 +95,8 @@ class JobStore:
             sets.append("error = ?")
             args.append(error)
         if pid is not None:
-            sets.append("pid = ?")
-            args.append(pid)
+            sets += ["pid = ?", "host = ?"]
+            args += [pid, socket.gethostname()]
         with self._p.transaction() as c:
             c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
 
@@ -149,10 +155,18 @@ class JobStore:
 
     def mark_vanished(self) -> list[int]:
         """Jobs recorded as running whose process is gone become ``interrupted``."""
-        gone = [j.id for j in self.list() if j.state in ("running", "stopping") and not _alive(j.pid)]
+        gone = [j.id for j in self.list() if j.state in ("running", "stopping") and not self._running(j)]
         for job_id in gone:
             self.set_state(job_id, "interrupted", error="the worker process ended without a final event")
         return gone
+
+    def _running(self, job: Job) -> bool:
+        if job.host and job.host != socket.gethostname():
+            silence = self._p.conn.execute(
+                "SELECT (julianday('now') - julianday(heartbeat_at)) * 86400 FROM jobs WHERE id = ?",
+                (job.id,)).fetchone()[0]
+            return silence is not None and silence < REMOTE_SILENCE_S
+        return _alive(job.pid)
 
     # -- models --------------------------------------------------------------
     def register_model(self, job_id: int | None, pipeline: str, path: str, architecture: str | None,

@@ -178,7 +178,13 @@ ALTER TABLE queue ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
 CREATE INDEX queue_rank ON queue(rank);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# The machine a job's worker runs on: under torchrun its rank 0 may be on
+# another node, whose process ids mean nothing here.
+_V3 = """
+ALTER TABLE jobs ADD COLUMN host TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

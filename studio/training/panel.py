@@ -188,7 +188,7 @@ class TrainingPanel(QWidget):
         spec = get_pipeline(item.data(Qt.ItemDataRole.UserRole))
         self.form = JobForm(spec, self.project)
         for name, value in self.defaults.items():  # the user's settings (device, workers)
-            if name in self.form.fields:
+            if name in self.form.fields and _accepts(spec.param(name), value):  # detection: no cuda:all
                 self.form.set_value(name, value)
         if spec.task == "pairs":
             self.preview = SamplingPreview(self.form, self.project.root)
@@ -381,3 +381,12 @@ class TrainingPanel(QWidget):
         if items:
             self.show_job(items[0].data(Qt.ItemDataRole.UserRole))
 
+
+def _accepts(param, value) -> bool:
+    from core.pipelines.params import ParamError
+
+    try:
+        param.convert(value, "")
+    except ParamError:
+        return False
+    return True

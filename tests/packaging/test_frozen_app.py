@@ -54,12 +54,13 @@ def test_the_frozen_binary_is_the_cli_the_worker_and_the_studio(frozen, tmp_path
     run(frozen, home, "demo", project, "--kind", "segmentation", "--size", "small")
     out = run(frozen, home, "train", project, "--pipeline", "segmentation", "--set", "architecture=unet",
               "--set", "encoder=resnet18", "--set", "image_size=64", "--set", "batch_size=4",
-              "--set", "workers=0", "--set", "epochs=1", "--set", "device=cpu", timeout=900)
+              "--set", "workers=0", "--set", "epochs=1", "--set", "device=cpu:2", timeout=900)
     assert "completed" in out.stdout + out.stderr
     jobs = run(frozen, home, "jobs", project).stdout
     assert "completed" in jobs
     log = (project / "runs" / "job-0001" / "worker.log").read_text()
-    assert "device cpu" in log
+    # two processes (DDP) through the app's own torchrun, each the frozen worker
+    assert "device cpu" in log and "DDP over 2 processes" in log and "rank 1/2" in log
     assert f"{frozen / 'tessera'} (packaged app)" in log  # the worker is the frozen binary itself
 
     # detection: ultralytics' own trainer, which imports parts of itself by name

@@ -40,7 +40,7 @@ SPEC = register(PipelineSpec(
     name="detection",
     description="Object detection with ultralytics YOLOv8 / YOLO11 (n to x), fresh weights from YAML",
     task="detection",
-    params=common_params(ARCHITECTURES, "yolov8n", 640, "val_map50_95") + [
+    params=common_params(ARCHITECTURES, "yolov8n", 640, "val_map50_95", processes=False) + [
         Param("critical_oversample", "int", 3, min=1, max=20, group="data",
               help="repeat training images that hold a critical class this many times"),
         Param("multi_scale", "float", 0.0, min=0.0, max=0.5, group="data",

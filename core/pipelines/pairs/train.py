@@ -6,10 +6,9 @@ import json
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from ...jobs.context import JobContext, TrainResult
-from ..lightning_bridge import fit
+from ..lightning_bridge import fit, loaders
 from ..weights import load_start_weights
 from .data import EpochPairs, PairCrops
 from .module import PairModule
@@ -50,8 +49,9 @@ def train(ctx: JobContext) -> TrainResult:
     if not val_frames:
         ctx.log("no validation frames (split 'val'): validating on the training frames", "warning")
         val_frames = train_frames
-    _write_config(ctx)
-    (ctx.run_dir / "sampling_report.json").write_text(json.dumps(cfg["sampling_report"], indent=2))
+    if ctx.is_main:  # under DDP the other ranks only train
+        _write_config(ctx)
+        (ctx.run_dir / "sampling_report.json").write_text(json.dumps(cfg["sampling_report"], indent=2))
 
     sampler = EpochPairs(train_frames, cfg, stage, classes, other)
     val_keys = evaluation_pairs(val_frames, cfg["distance_multiplier"], stage, classes, other)
@@ -74,9 +74,7 @@ def train(ctx: JobContext) -> TrainResult:
 
     train_set = PairCrops(root, train_frames, cfg["image_size"], augment=True)
     val_set = PairCrops(root, val_frames, cfg["image_size"])
-    args = dict(batch_size=cfg["batch_size"], num_workers=cfg["workers"], persistent_workers=cfg["workers"] > 0)
-    train_loader = DataLoader(train_set, sampler=sampler, drop_last=len(sampler) > cfg["batch_size"], **args)
-    val_loader = DataLoader(val_set, sampler=val_keys, **args)
+    train_loader, val_loader = loaders(ctx, train_set, val_set, sampler, val_keys)
     epochs_done, last, stopped = fit(ctx, module, train_loader, val_loader, "val_f1", cfg["amp"])
     if stopped:
         return TrainResult(ctx.last_checkpoint, cfg["architecture"], names, last, epochs_done, stopped=True)

@@ -45,7 +45,7 @@ class SegmentationModule(pl.LightningModule):
         if stage == "train":  # every other pixel: a cheap, unbiased estimate for the training curve
             logits, y = logits[:, :, ::2, ::2], y[:, ::2, ::2]
         self.iou[f"{stage}_"].update(logits.detach().argmax(1), y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=x.shape[0], sync_dist=True)
         return loss
 
     def cross_entropy(self, logits, y):
@@ -74,12 +74,14 @@ class SegmentationModule(pl.LightningModule):
         per_class = iou.compute()
         confmat = iou.confmat
         present = confmat.sum(1) + confmat.sum(0) > 0
-        miou = per_class[present].mean() if present.any() else torch.tensor(0.0)
-        self.log(f"{stage}_miou", miou)
-        self.log(f"{stage}_pixel_accuracy", confmat.diagonal().sum() / confmat.sum().clamp(min=1))
+        miou = per_class[present].mean() if present.any() else per_class.new_zeros(())
+        # compute() gathers every rank's counts already; sync_dist (a mean of equal
+        # values) only tells Lightning so
+        self.log(f"{stage}_miou", miou, sync_dist=True)
+        self.log(f"{stage}_pixel_accuracy", confmat.diagonal().sum() / confmat.sum().clamp(min=1), sync_dist=True)
         for name, value, seen in zip(self.hparams.class_names, per_class, present):
             if seen:
-                self.log(f"{stage}_iou/{name}", value)
+                self.log(f"{stage}_iou/{name}", value, sync_dist=True)
         iou.reset()
 
     def on_validation_epoch_end(self):
