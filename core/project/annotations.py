@@ -66,18 +66,42 @@ def _decode(rows: list[tuple]) -> list[Annotation]:
 
 
 def _viewport_where(image_id: int, x1: float, y1: float, x2: float, y2: float, min_size: float,
-                    limit: int | None) -> tuple[str, list]:
-    """The R*Tree condition (table alias ``r``) for an image's rectangle, with
-    level of detail and an optional limit."""
-    sql = "r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
-    args: list = [image_id, image_id, x2, x1, y2, y1]
-    if min_size > 0:
-        sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
-        args += [min_size, min_size]
+                    limit: int | None, by_extent: bool = False) -> tuple[str, list]:
+    """The condition on table alias ``r`` for an image's rectangle, with level
+    of detail and an optional limit: ``r`` is the R*Tree, or with ``by_extent``
+    the annotations themselves through their size index (see :func:`_source`)."""
+    if by_extent:
+        sql = "r.image_id = ? AND max(r.x2 - r.x1, r.y2 - r.y1) >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
+        args: list = [image_id, min_size, x2, x1, y2, y1]
+    else:
+        sql = "r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
+        args = [image_id, image_id, x2, x1, y2, y1]
+        if min_size > 0:
+            sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
+            args += [min_size, min_size]
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
     return sql, args
+
+
+# A view this share of its image or more, zoomed out past the level of detail,
+# asks the size index: the R*Tree would visit most shapes of the image to find
+# the few that are big enough to see.
+EXTENT_QUERY_SHARE = 0.25
+
+
+def _source(conn, image_id: int, x1: float, y1: float, x2: float, y2: float, min_size: float,
+            limit: int | None) -> tuple[str, str, list]:
+    """(table as ``r``, condition, arguments) for the shapes of a view."""
+    by_extent = False
+    if min_size > 0:
+        size = conn.execute("SELECT width, height FROM images WHERE id = ?", (image_id,)).fetchone()
+        if size and size[0] and size[1]:
+            seen = max(0.0, min(x2, size[0]) - max(x1, 0.0)) * max(0.0, min(y2, size[1]) - max(y1, 0.0))
+            by_extent = seen >= EXTENT_QUERY_SHARE * size[0] * size[1]
+    where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit, by_extent)
+    return ("annotations r" if by_extent else "annotation_index r"), where, args
 
 
 class AnnotationStore:
@@ -133,9 +157,9 @@ class AnnotationStore:
         """Annotations of ``image_id`` whose bounding box meets the rectangle.
         ``min_size`` drops shapes smaller than that many pixels on both sides
         (level of detail when zoomed far out)."""
-        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit)
+        table, where, args = _source(self._p.conn, image_id, x1, y1, x2, y2, min_size, limit)
         sql = (f"SELECT {', '.join('a.' + c.strip() for c in _COLS.split(','))} "
-               f"FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}")
+               f"FROM {table} JOIN annotations a ON a.id = r.id WHERE {where}")
         return _decode(self._p.conn.execute(sql, args).fetchall())
 
     def drawables_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
@@ -144,10 +168,10 @@ class AnnotationStore:
         an object per shape (crowded views): ``class_id`` (-1: none),
         ``model`` (a prediction), and ``geometry`` (shapely; boxes and masks
         as their rectangles)."""
-        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, None)
+        table, where, args = _source(self._p.conn, image_id, x1, y1, x2, y2, min_size, None)
         rows = self._p.conn.execute(
             "SELECT coalesce(a.class_id, -1), a.source = 'model', a.kind IN ('box', 'mask'), a.geometry, "
-            f"a.x1, a.y1, a.x2, a.y2 FROM annotation_index r JOIN annotations a ON a.id = r.id WHERE {where}",
+            f"a.x1, a.y1, a.x2, a.y2 FROM {table} JOIN annotations a ON a.id = r.id WHERE {where}",
             args).fetchall()
         if not rows:
             return {"class_id": np.zeros(0, np.int64), "model": np.zeros(0, bool), "geometry": np.empty(0, object)}
@@ -162,10 +186,10 @@ class AnnotationStore:
                         min_size: float = 0.0, limit: int | None = None) -> list[int]:
         """The ids ``in_viewport`` would return (at most ``limit``); the R*Tree
         alone answers, no geometry is read."""
-        where, args = _viewport_where(image_id, x1, y1, x2, y2, min_size, limit)
+        table, where, args = _source(self._p.conn, image_id, x1, y1, x2, y2, min_size, limit)
         # One result row, not one per id: sqlite3 gives the GIL up at every row,
         # and a UI thread beside busy threads waits to get it back each time.
-        ids = self._p.conn.execute(f"SELECT group_concat(id) FROM (SELECT r.id FROM annotation_index r WHERE {where})",
+        ids = self._p.conn.execute(f"SELECT group_concat(id) FROM (SELECT r.id FROM {table} WHERE {where})",
                                    args).fetchone()[0]
         return [int(i) for i in ids.split(",")] if ids else []
 

@@ -108,6 +108,42 @@ def test_level_of_detail_drops_small_shapes(project):
     assert len(project.annotations.in_viewport(image_id, 0, 0, 1000, 800, min_size=8)) == 1
 
 
+def test_far_views_ask_the_size_index_and_get_the_r_tree_answer(project, monkeypatch):
+    from core.project import annotations
+
+    rng = np.random.default_rng(2)
+    a, b = _image(project, "a.png", 5000, 5000), _image(project, "b.png", 5000, 5000)
+    items = []
+    for image_id in (a, b):
+        for _ in range(1500):
+            x, y = rng.uniform(0, 4800, 2)
+            w, h = rng.uniform(1, 200, 2)
+            items.append(NewAnnotation(image_id=image_id, geometry=box(x, y, x + w, y + h), kind="box"))
+    project.annotations.add_many(items)
+    plans = []
+    trace = project.conn.set_trace_callback
+    trace(lambda sql: plans.append(sql))
+    for (x1, y1, x2, y2), min_size in [((0, 0, 5000, 5000), 150), ((-800, 100, 4000, 6000), 60),
+                                       ((1000, 1000, 1500, 1500), 20)]:
+        monkeypatch.setattr(annotations, "EXTENT_QUERY_SHARE", 0.25)
+        plans.clear()
+        by_view = {ann.id for ann in project.annotations.in_viewport(a, x1, y1, x2, y2, min_size=min_size)}
+        ids = set(project.annotations.ids_in_viewport(a, x1, y1, x2, y2, min_size))
+        drawn = len(project.annotations.drawables_in_viewport(a, x1, y1, x2, y2, min_size)["geometry"])
+        far = (x2 - x1) * (y2 - y1) >= 0.25 * 5000 * 5000
+        asked = [sql for sql in plans if "SELECT" in sql and " r " in sql]
+        assert len(asked) == 3 and all(("annotations r" in sql) == far for sql in asked)
+        monkeypatch.setattr(annotations, "EXTENT_QUERY_SHARE", 99.0)  # the R*Tree alone
+        expected = set(project.annotations.ids_in_viewport(a, x1, y1, x2, y2, min_size))
+        assert by_view == ids == expected and drawn == len(expected) and expected
+    trace(None)
+    plan = " ".join(r[-1] for r in project.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT r.id FROM annotations r WHERE "
+        + annotations._viewport_where(a, 0, 0, 10, 10, 5, None, by_extent=True)[0],
+        annotations._viewport_where(a, 0, 0, 10, 10, 5, None, by_extent=True)[1]))
+    assert "COVERING INDEX annotations_extent" in plan
+
+
 def test_update_moves_the_index_and_delete_removes_it(project):
     image_id = _image(project)
     aid = project.annotations.add(NewAnnotation(image_id=image_id, geometry=box(0, 0, 5, 5), kind="box"))
