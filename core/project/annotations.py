@@ -71,7 +71,10 @@ def _viewport_where(image_id: int, x1: float, y1: float, x2: float, y2: float, m
     of detail and an optional limit: ``r`` is the R*Tree, or with ``by_extent``
     the annotations themselves through their size index (see :func:`_source`)."""
     if by_extent:
-        sql = "r.image_id = ? AND max(r.x2 - r.x1, r.y2 - r.y1) >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
+        # The literal bound lets SQLite use the partial index; the index range
+        # starts at the first bound, min_size, so it comes first.
+        sql = (f"r.image_id = ? AND max(r.x2 - r.x1, r.y2 - r.y1) >= ? AND max(r.x2 - r.x1, r.y2 - r.y1) >= "
+               f"{EXTENT_INDEX_MIN} AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?")
         args: list = [image_id, min_size, x2, x1, y2, y1]
     else:
         sql = "r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
@@ -87,15 +90,17 @@ def _viewport_where(image_id: int, x1: float, y1: float, x2: float, y2: float, m
 
 # A view this share of its image or more, zoomed out past the level of detail,
 # asks the size index: the R*Tree would visit most shapes of the image to find
-# the few that are big enough to see.
+# the few that are big enough to see.  The index holds the shapes of
+# EXTENT_INDEX_MIN pixels or more (schema step 4).
 EXTENT_QUERY_SHARE = 0.25
+EXTENT_INDEX_MIN = 32
 
 
 def _source(conn, image_id: int, x1: float, y1: float, x2: float, y2: float, min_size: float,
             limit: int | None) -> tuple[str, str, list]:
     """(table as ``r``, condition, arguments) for the shapes of a view."""
     by_extent = False
-    if min_size > 0:
+    if min_size >= EXTENT_INDEX_MIN:
         size = conn.execute("SELECT width, height FROM images WHERE id = ?", (image_id,)).fetchone()
         if size and size[0] and size[1]:
             seen = max(0.0, min(x2, size[0]) - max(x1, 0.0)) * max(0.0, min(y2, size[1]) - max(y1, 0.0))
