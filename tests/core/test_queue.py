@@ -33,6 +33,8 @@ def test_a_version_1_project_gains_the_queue_details(tmp_path):
     root = tmp_path / "old"
     Project.init(root).close()
     conn = sqlite3.connect(root / "project.db")
+    conn.execute("DROP INDEX annotations_extent")  # undo steps 4, 3 and 2
+    conn.execute("ALTER TABLE jobs DROP COLUMN host")
     conn.execute("DROP INDEX queue_rank")
     conn.execute("ALTER TABLE queue DROP COLUMN details")
     conn.execute("PRAGMA user_version = 1")
@@ -40,5 +42,8 @@ def test_a_version_1_project_gains_the_queue_details(tmp_path):
     conn.close()
     assert MIGRATIONS[0] and list(_statements(MIGRATIONS[1]))
     with Project.open(root) as project:
-        assert project.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert project.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert "details" in {r[1] for r in project.conn.execute("PRAGMA table_info(queue)")}
+        assert "host" in {r[1] for r in project.conn.execute("PRAGMA table_info(jobs)")}
+        assert project.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'annotations_extent'"
+                                    ).fetchone()[0] == 1
