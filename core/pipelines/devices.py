@@ -6,12 +6,6 @@ from ..errors import TesseraError
 from ..jobs import distributed
 
 
-def lightning_device(device: str, amp: bool = True) -> tuple[str, object, str]:
-    """(accelerator, devices, precision) for a one-process Lightning Trainer."""
-    args = trainer_args(device, amp)
-    return args["accelerator"], args["devices"], args["precision"]
-
-
 def trainer_args(device: str, amp: bool = True) -> dict:
     """Lightning Trainer arguments for ``device``: accelerator, devices, precision,
     and under torchrun the DDP strategy and number of nodes."""
@@ -39,7 +33,7 @@ def trainer_args(device: str, amp: bool = True) -> dict:
             return dict(accelerator="cpu", devices=1, precision=precision)
         # One GPU: Lightning's "auto" would start a process per GPU of its own,
         # each running the whole worker.
-        index = int(device.split(":", 1)[1]) if device.count(":") and device != "cuda:all" else 0
+        index = 0 if device in ("cuda", "cuda:all") else int(device.split(":", 1)[1])
         _check_gpus(device, [index])
         return dict(accelerator="gpu", devices=[index], precision=precision)
     # Several processes, started by torchrun: one device each.
@@ -74,9 +68,7 @@ def _check_gpus(device: str, ids: list[int]) -> None:
 
 def ultralytics_device(device: str) -> str:
     """The same choice as ultralytics spells it: "cpu" or "N" (detection trains
-    in one process)."""
+    in one process; its device parameter accepts no more)."""
     distributed.check_single_process("detection")
-    if distributed.processes(device):
-        raise TesseraError(f"device {device!r}: detection trains on one device per job (cpu, cuda or cuda:N)")
-    accelerator, devices, _ = lightning_device(device)
-    return "cpu" if accelerator == "cpu" else ",".join(str(i) for i in devices)
+    args = trainer_args(device)
+    return "cpu" if args["accelerator"] == "cpu" else str(args["devices"][0])

@@ -15,6 +15,17 @@ def _image(project, name="a.png", w=1000, h=800):
     return project.images.add(name, f"media/{name}", w, h, "0" * 40)
 
 
+def _random_boxes(project, rng, images, per_image: int, smallest: float, largest: float) -> None:
+    """``per_image`` boxes on each 5000² image, sides between ``smallest`` and ``largest``."""
+    items = []
+    for image_id in images:
+        for _ in range(per_image):
+            x, y = rng.uniform(0, 5000 - largest, 2)
+            w, h = rng.uniform(smallest, largest, 2)
+            items.append(NewAnnotation(image_id=image_id, geometry=box(x, y, x + w, y + h), kind="box"))
+    project.annotations.add_many(items)
+
+
 def test_init_creates_folders_wal_and_schema(tmp_path):
     p = Project.init(tmp_path / "p", name="My project")
     for folder in ("media", "cache", "runs", "exports"):
@@ -79,13 +90,7 @@ def test_edits_are_committed_and_seen_by_a_second_connection(project):
 def test_viewport_query_matches_brute_force(project):
     rng = np.random.default_rng(1)
     a, b = _image(project, "a.png", 5000, 5000), _image(project, "b.png", 5000, 5000)
-    items = []
-    for image_id in (a, b):
-        for _ in range(2000):
-            x, y = rng.uniform(0, 4900, 2)
-            w, h = rng.uniform(2, 100, 2)
-            items.append(NewAnnotation(image_id=image_id, geometry=box(x, y, x + w, y + h), kind="box"))
-    project.annotations.add_many(items)
+    _random_boxes(project, rng, (a, b), 2000, 2, 100)
     for _ in range(20):
         x1, y1 = rng.uniform(0, 4000, 2)
         x2, y2 = x1 + rng.uniform(50, 1000), y1 + rng.uniform(50, 1000)
@@ -113,13 +118,7 @@ def test_far_views_ask_the_size_index_and_get_the_r_tree_answer(project, monkeyp
 
     rng = np.random.default_rng(2)
     a, b = _image(project, "a.png", 5000, 5000), _image(project, "b.png", 5000, 5000)
-    items = []
-    for image_id in (a, b):
-        for _ in range(1500):
-            x, y = rng.uniform(0, 4800, 2)
-            w, h = rng.uniform(1, 200, 2)
-            items.append(NewAnnotation(image_id=image_id, geometry=box(x, y, x + w, y + h), kind="box"))
-    project.annotations.add_many(items)
+    _random_boxes(project, rng, (a, b), 1500, 1, 200)
     plans = []
     trace = project.conn.set_trace_callback
     trace(lambda sql: plans.append(sql))

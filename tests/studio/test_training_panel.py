@@ -39,6 +39,15 @@ def test_form_is_made_from_the_declarations_and_rejects_bad_values(window):
     assert "device" in form.errors()
 
 
+def test_the_default_device_applies_where_the_pipeline_accepts_it(window):
+    panel = window.training
+    panel.defaults = {"device": "cuda:all", "workers": "1"}
+    seg = panel.new_job("segmentation")
+    assert seg.values() == {"device": "cuda:all", "workers": "1"}
+    det = panel.new_job("detection")  # one process per detection job: its own default stays
+    assert det.values() == {"workers": "1"} and det.valid
+
+
 def test_train_watch_stop_resume_fail_and_reopen(window, qtbot):
     panel = window.training
     form = panel.new_job("segmentation")
