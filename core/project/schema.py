@@ -194,7 +194,30 @@ CREATE INDEX annotations_extent ON annotations(image_id, max(x2 - x1, y2 - y1), 
     WHERE max(x2 - x1, y2 - y1) >= 32;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# The R*Tree's image dimension gets an extent of half a unit (an image's
+# shapes lie in [id, id + 0.5]).  With image_lo = image_hi every box has zero
+# volume, so the tree's area heuristics saw no difference between subtrees and
+# grouped shapes without regard to where they lie: a view's query read most of
+# the tree (4 ms for 400 shapes of 100,000, against 0.15 ms now).  The query
+# ``image_lo <= I AND image_hi >= I`` is unchanged and still exact: the
+# neighbours' ranges [I - 1, I - 0.5] and [I + 1, I + 1.5] do not hold I.
+# (The R*Tree keeps 32-bit floats: exact for image ids below 2**23.)
+_V5 = """
+DROP TRIGGER annotation_index_insert;
+DROP TRIGGER annotation_index_update;
+CREATE TRIGGER annotation_index_insert AFTER INSERT ON annotations BEGIN
+    INSERT INTO annotation_index VALUES
+        (new.id, new.image_id, new.image_id + 0.5, new.x1, new.x2, new.y1, new.y2);
+END;
+CREATE TRIGGER annotation_index_update AFTER UPDATE OF image_id, x1, y1, x2, y2 ON annotations BEGIN
+    UPDATE annotation_index SET image_lo = new.image_id, image_hi = new.image_id + 0.5,
+        x1 = new.x1, x2 = new.x2, y1 = new.y1, y2 = new.y2 WHERE id = new.id;
+END;
+DELETE FROM annotation_index;
+INSERT INTO annotation_index SELECT id, image_id, image_id + 0.5, x1, x2, y1, y2 FROM annotations;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

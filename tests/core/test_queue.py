@@ -1,6 +1,4 @@
-"""The active-learning queue in the store, and the schema step that added its details."""
-import sqlite3
-
+"""The active-learning queue in the store."""
 import pytest
 
 from core.errors import ProjectError
@@ -24,26 +22,3 @@ def test_queue_ranks_keeps_states_and_refuses_unknown_states(project):
     assert project.queue.scores()[ids[0]] == pytest.approx(0.1)
     with pytest.raises(ProjectError, match="unknown queue state"):
         project.queue.set_state([ids[0]], "done")
-
-
-def test_a_version_1_project_gains_the_queue_details(tmp_path):
-    from core.project import Project
-    from core.project.schema import MIGRATIONS, SCHEMA_VERSION, _statements
-
-    root = tmp_path / "old"
-    Project.init(root).close()
-    conn = sqlite3.connect(root / "project.db")
-    conn.execute("DROP INDEX annotations_extent")  # undo steps 4, 3 and 2
-    conn.execute("ALTER TABLE jobs DROP COLUMN host")
-    conn.execute("DROP INDEX queue_rank")
-    conn.execute("ALTER TABLE queue DROP COLUMN details")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
-    assert MIGRATIONS[0] and list(_statements(MIGRATIONS[1]))
-    with Project.open(root) as project:
-        assert project.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
-        assert "details" in {r[1] for r in project.conn.execute("PRAGMA table_info(queue)")}
-        assert "host" in {r[1] for r in project.conn.execute("PRAGMA table_info(jobs)")}
-        assert project.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'annotations_extent'"
-                                    ).fetchone()[0] == 1

@@ -51,6 +51,42 @@ def test_open_refuses_non_project_and_newer_schema(tmp_path):
         Project.open(tmp_path / "p")
 
 
+def test_a_version_1_project_gains_every_later_step(tmp_path):
+    from core.project.schema import MIGRATIONS, _statements
+
+    root = tmp_path / "old"
+    Project.init(root).close()
+    conn = sqlite3.connect(root / "project.db")
+    # undo steps 5, 4, 3 and 2 (step 5: the R*Tree's image extent, as version 1 made it)
+    conn.execute("DROP TRIGGER annotation_index_insert")
+    conn.execute("DROP TRIGGER annotation_index_update")
+    for statement in _statements(MIGRATIONS[0]):
+        if statement.startswith(("CREATE TRIGGER annotation_index_insert", "CREATE TRIGGER annotation_index_update")):
+            conn.execute(statement)
+    conn.execute("DROP INDEX annotations_extent")
+    conn.execute("ALTER TABLE jobs DROP COLUMN host")
+    conn.execute("DROP INDEX queue_rank")
+    conn.execute("ALTER TABLE queue DROP COLUMN details")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO images(id, name, path, width, height, checksum) VALUES (7, 'a', 'a', 99, 99, 'c')")
+    conn.execute("INSERT INTO annotations(id, image_id, kind, geometry, x1, y1, x2, y2) "
+                 "VALUES (3, 7, 'box', x'00', 10, 10, 20, 20)")
+    assert conn.execute("SELECT image_lo, image_hi FROM annotation_index").fetchall() == [(7, 7)]
+    conn.commit()
+    conn.close()
+    assert MIGRATIONS[0] and list(_statements(MIGRATIONS[1]))
+    with Project.open(root) as project:
+        assert project.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert "details" in {r[1] for r in project.conn.execute("PRAGMA table_info(queue)")}
+        assert "host" in {r[1] for r in project.conn.execute("PRAGMA table_info(jobs)")}
+        assert project.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'annotations_extent'"
+                                    ).fetchone()[0] == 1
+        # step 5 rebuilt the R*Tree with the image extent, and new rows get it too
+        assert project.conn.execute("SELECT image_lo, image_hi FROM annotation_index").fetchall() == [(7, 7.5)]
+        assert project.annotations.ids_in_viewport(7, 0, 0, 50, 50) == [3]
+        assert project.annotations.ids_in_viewport(8, 0, 0, 50, 50) == []
+
+
 def test_corrupt_database_is_a_clear_error(tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "project.db").write_bytes(b"this is not sqlite" * 100)
@@ -102,6 +138,27 @@ def test_viewport_query_matches_brute_force(project):
         "EXPLAIN QUERY PLAN SELECT id FROM annotation_index WHERE image_lo <= 1 AND image_hi >= 1 "
         "AND x1 <= 10 AND x2 >= 0 AND y1 <= 10 AND y2 >= 0"))
     assert "VIRTUAL TABLE INDEX" in plan
+
+
+def test_the_r_tree_groups_an_images_shapes_by_where_they_lie(project):
+    """Each leaf of the R*Tree covers a small part of the image, so a view's
+    query reads few of them.  (With no extent in the image dimension every
+    box had zero volume and leaves spread over the whole image.)"""
+    import re
+
+    image_id = _image(project, "a.png", 5000, 5000)
+    xy = np.random.default_rng(3).uniform(0, 4990, (5000, 2))
+    project.annotations.add_many([NewAnnotation(image_id=image_id, geometry=box(x, y, x + 10, y + 10), kind="box")
+                                  for x, y in xy])
+    c = project.conn
+    assert c.execute("SELECT count(*) FROM annotation_index WHERE image_hi - image_lo != 0.5").fetchone()[0] == 0
+    inner = {r[0] for r in c.execute("SELECT parentnode FROM annotation_index_parent")}
+    shares = []
+    for nodeno, text in c.execute("SELECT nodeno, rtreenode(3, data) FROM annotation_index_node"):
+        if nodeno not in inner and nodeno != 1:  # a leaf (node 1 is the root)
+            e = np.array([[float(v) for v in cell.split()] for cell in re.findall(r"\{([^}]*)\}", text)])
+            shares.append((e[:, 4].max() - e[:, 3].min()) * (e[:, 6].max() - e[:, 5].min()) / 5000 ** 2)
+    assert len(shares) > 50 and np.mean(shares) < 0.05
 
 
 def test_level_of_detail_drops_small_shapes(project):
