@@ -44,8 +44,8 @@ class Editor(QObject):
     def image(self):
         return self.viewer.image
 
-    def _shapes_changed(self) -> None:
-        self.viewer.reload_shapes()
+    def _shapes_changed(self, regions: list | None = None) -> None:
+        self.viewer.reload_shapes(regions)
         self.edited.emit()
 
     def _mask_changed(self) -> None:
@@ -90,7 +90,7 @@ class Editor(QObject):
                 geometry, notes = repair(geometry, self.image.width, self.image.height)
             except GeometryProblem as exc:
                 self.message.emit(f"edit not kept: {exc}")
-                self.viewer.reload_shapes()
+                self.viewer.reload_shapes([ann.bbox])  # back where it was
                 return
             if notes:
                 self.message.emit("; ".join(notes))

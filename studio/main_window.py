@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.viewer.viewChanged.connect(self._show_view_state)
         self.viewer.selectionChanged.connect(lambda ids: self.properties.show_selection(self.project, ids))
         self.viewer.pairPicked.connect(self._ask_pair_labels)
+        self.viewer.problem.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.editor.edited.connect(self._after_edit)
         self._actions()
@@ -474,8 +475,7 @@ class MainWindow(QMainWindow):
 
     def _show_view_state(self, state: dict) -> None:
         self.minimap.set_view(self.viewer.visible_rect())
-        shapes = "shapes drawn as one image (zoom in to edit)" if state.get("crowded") else f"{state['shapes']} shapes"
-        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {shapes}  "
+        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {state['shapes']} shapes  "
                             f"{state['tiles']} tiles")
 
     def resizeEvent(self, event) -> None:

@@ -237,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["torchrun"]:  # its own options, which argparse would take for ours
         return torchrun(argv[1:])
+    if argv[:1] == ["tile-worker"]:  # the studio's tile drawing process (quick to start: no argparse)
+        from ..imagery.workers import serve
+
+        return serve(argv[1])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

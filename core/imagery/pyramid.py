@@ -37,6 +37,7 @@ def downsample2(arr: np.ndarray) -> np.ndarray:
 class TilePyramid:
     def __init__(self, image_path: Path, checksum: str, cache_root: Path, tile: int = TILE):
         self.image_path = Path(image_path)
+        self.checksum, self.cache_root = checksum, Path(cache_root)
         self.dir = Path(cache_root) / "pyramids" / checksum
         self.tile = tile
         self._source: ImageSource | None = None

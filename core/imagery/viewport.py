@@ -22,8 +22,8 @@ def visible_tiles(x1: float, y1: float, x2: float, y2: float, width: int, height
     """(row, col) of the tiles at ``level`` that meet the image rectangle
     (x1, y1)-(x2, y2) given in full-resolution pixels, plus ``margin`` tiles
     around it so a small pan finds them loaded."""
-    side = tile << level
-    rows, cols = -(-height // side), -(-width // side)
+    side = tile * 2.0 ** level  # levels below 0 (shape tiles zoomed in) cover less than a tile of pixels
+    rows, cols = math.ceil(height / side), math.ceil(width / side)
     r0 = max(0, int(max(0.0, y1) // side) - margin)
     c0 = max(0, int(max(0.0, x1) // side) - margin)
     r1 = min(rows - 1, int(min(float(height - 1), y2) // side) + margin)
@@ -34,6 +34,13 @@ def visible_tiles(x1: float, y1: float, x2: float, y2: float, width: int, height
     cr, cc = (r0 + r1) / 2, (c0 + c1) / 2
     return sorted(((r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)),
                   key=lambda rc: (rc[0] - cr) ** 2 + (rc[1] - cc) ** 2)
+
+
+def shape_level(scale: float, lowest: int = -6) -> int:
+    """The level of the shape tiles for a zoom: the one whose 2**-L tile
+    pixels per image pixel is nearest the screen's (a tile is shown between
+    0.7 and 1.4 times its size), down to ``lowest`` (64x zoom)."""
+    return max(lowest, round(math.log2(1.0 / scale))) if scale > 0 else 0
 
 
 def lod_min_size(scale: float, screen_pixels: float = 4.0) -> float:

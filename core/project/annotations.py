@@ -80,7 +80,11 @@ def _viewport_where(image_id: int, x1: float, y1: float, x2: float, y2: float, m
         sql = "r.image_lo <= ? AND r.image_hi >= ? AND r.x1 <= ? AND r.x2 >= ? AND r.y1 <= ? AND r.y2 >= ?"
         args = [image_id, image_id, x2, x1, y2, y1]
         if min_size > 0:
-            sql += " AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?)"
+            # A point is drawn as a dot of a few screen pixels at any zoom: it
+            # stays until the view is far enough out to ask the size index
+            # (which holds no points).  Its R*Tree box is a hair wide (32-bit floats).
+            points = " OR (r.x2 - r.x1 < 0.5 AND r.y2 - r.y1 < 0.5)" if min_size < EXTENT_INDEX_MIN else ""
+            sql += f" AND (r.x2 - r.x1 >= ? OR r.y2 - r.y1 >= ?{points})"
             args += [min_size, min_size]
     if limit is not None:
         sql += " LIMIT ?"
@@ -170,22 +174,24 @@ class AnnotationStore:
     def drawables_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
                               min_size: float = 0.0) -> dict:
         """What drawing ``in_viewport``'s shapes needs, as arrays and without
-        an object per shape (crowded views): ``class_id`` (-1: none),
-        ``model`` (a prediction), and ``geometry`` (shapely; boxes and masks
-        as their rectangles)."""
+        an object per shape, in id order: ``id``, ``class_id`` (-1: none),
+        ``model`` (a prediction), ``bounds`` (n x 4: x1, y1, x2, y2) and
+        ``geometry`` (shapely; boxes and masks as their rectangles)."""
         table, where, args = _source(self._p.conn, image_id, x1, y1, x2, y2, min_size, None)
         rows = self._p.conn.execute(
-            "SELECT coalesce(a.class_id, -1), a.source = 'model', a.kind IN ('box', 'mask'), a.geometry, "
-            f"a.x1, a.y1, a.x2, a.y2 FROM {table} JOIN annotations a ON a.id = r.id WHERE {where}",
+            "SELECT a.id, coalesce(a.class_id, -1), a.source = 'model', a.kind IN ('box', 'mask'), a.geometry, "
+            f"a.x1, a.y1, a.x2, a.y2 FROM {table} JOIN annotations a ON a.id = r.id WHERE {where} ORDER BY a.id",
             args).fetchall()
         if not rows:
-            return {"class_id": np.zeros(0, np.int64), "model": np.zeros(0, bool), "geometry": np.empty(0, object)}
+            return {"id": np.zeros(0, np.int64), "class_id": np.zeros(0, np.int64), "model": np.zeros(0, bool),
+                    "bounds": np.zeros((0, 4)), "geometry": np.empty(0, object)}
         cols = list(zip(*rows))
-        rect = np.asarray(cols[2], bool)
-        geometry = shapely.from_wkb(np.asarray(cols[3], object))
-        bounds = np.asarray(cols[4:8], float)[:, rect]
-        geometry[rect] = shapely.box(*bounds)
-        return {"class_id": np.asarray(cols[0], np.int64), "model": np.asarray(cols[1], bool), "geometry": geometry}
+        rect = np.asarray(cols[3], bool)
+        geometry = shapely.from_wkb(np.asarray(cols[4], object))
+        bounds = np.asarray(cols[5:9], float).T
+        geometry[rect] = shapely.box(*bounds[rect].T)
+        return {"id": np.asarray(cols[0], np.int64), "class_id": np.asarray(cols[1], np.int64),
+                "model": np.asarray(cols[2], bool), "bounds": bounds, "geometry": geometry}
 
     def ids_in_viewport(self, image_id: int, x1: float, y1: float, x2: float, y2: float,
                         min_size: float = 0.0, limit: int | None = None) -> list[int]:

@@ -5,14 +5,13 @@ busy timeout, and every user edit is one committed transaction
 (:meth:`Project.transaction`), so a crash never loses what was on screen."""
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-
-import sqlite_utils
 
 from ..errors import ProjectError
 from . import schema
@@ -26,10 +25,18 @@ class Project:
     """An open project.  Use :meth:`init` to create one and :meth:`open` to
     open an existing one; close it (or use it as a context manager) when done."""
 
+    @functools.cached_property
+    def db(self):
+        """The connection as a ``sqlite_utils.Database`` (imported when first
+        asked: it brings pandas, half a second that opening a project, or a
+        tile worker starting, should not pay)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
     def __init__(self, root: Path, conn: sqlite3.Connection):
         self.root = root
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
         from .annotations import AnnotationStore

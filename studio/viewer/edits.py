@@ -1,5 +1,8 @@
 """Undoable edits.  Each command changes the store in one transaction the
-moment it runs (there is no "save"); undo and redo are further transactions."""
+moment it runs (there is no "save"); undo and redo are further transactions.
+After each, a shape command calls ``on_change(regions)`` with the image boxes
+its shapes occupy or occupied, so the viewer redraws only there; a relation
+command calls it with no region (only pairs and groups are drawn again)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
@@ -19,11 +22,11 @@ class AddShape(QUndoCommand):
             self.saved = self.project.annotations.get(self.project.annotations.add(self.item))
         else:
             self.project.annotations.restore([self.saved])
-        self.on_change()
+        self.on_change([self.saved.bbox])
 
     def undo(self) -> None:
         self.project.annotations.delete([self.saved.id])
-        self.on_change()
+        self.on_change([self.saved.bbox])
 
     @property
     def annotation_id(self) -> int | None:
@@ -42,28 +45,30 @@ class DeleteShapes(QUndoCommand):
         self.saved = [self.project.annotations.get(i) for i in self.ids]
         self.relations = self.project.relations.involving(self.ids)
         self.project.annotations.delete(self.ids)
-        self.on_change()
+        self.on_change([a.bbox for a in self.saved])
 
     def undo(self) -> None:
         with self.project.transaction():
             self.project.annotations.restore(self.saved)
             self.project.relations.restore(self.relations)
-        self.on_change()
+        self.on_change([a.bbox for a in self.saved])
 
 
 class ChangeClass(QUndoCommand):
     def __init__(self, project, ids: list[int], class_id: int, on_change):
         super().__init__("change class")
         self.project, self.ids, self.class_id, self.on_change = project, list(ids), class_id, on_change
-        self.before = {i: project.annotations.get(i).class_id for i in self.ids}
+        anns = project.annotations.get_many(self.ids)
+        self.before = {a.id: a.class_id for a in anns}
+        self.regions = [a.bbox for a in anns]
 
     def redo(self) -> None:
         self.project.annotations.set_class({i: self.class_id for i in self.ids})
-        self.on_change()
+        self.on_change(self.regions)
 
     def undo(self) -> None:
         self.project.annotations.set_class(self.before)
-        self.on_change()
+        self.on_change(self.regions)
 
 
 class EditGeometry(QUndoCommand):
@@ -76,11 +81,11 @@ class EditGeometry(QUndoCommand):
 
     def redo(self) -> None:
         self.project.annotations.update(self.ann_id, geometry=self.after)
-        self.on_change()
+        self.on_change([self.before.bounds, self.after.bounds])
 
     def undo(self) -> None:
         self.project.annotations.update(self.ann_id, geometry=self.before)
-        self.on_change()
+        self.on_change([self.before.bounds, self.after.bounds])
 
 
 class PaintMask(QUndoCommand):
@@ -109,14 +114,15 @@ class AcceptPredictions(QUndoCommand):
     def __init__(self, project, ids: list[int], on_change):
         super().__init__(f"accept {len(ids)} prediction{'s' if len(ids) != 1 else ''}")
         self.project, self.ids, self.on_change = project, list(ids), on_change
+        self.regions = [a.bbox for a in project.annotations.get_many(self.ids)]
 
     def redo(self) -> None:
         self.project.annotations.set_source(self.ids, "human")
-        self.on_change()
+        self.on_change(self.regions)
 
     def undo(self) -> None:
         self.project.annotations.set_source(self.ids, "model")
-        self.on_change()
+        self.on_change(self.regions)
 
 
 class AcceptPairs(QUndoCommand):
@@ -131,13 +137,13 @@ class AcceptPairs(QUndoCommand):
         with self.project.transaction():
             for pair in self.pairs:
                 self.project.relations.set_pair(pair.id, {k: 1.0 for k in pair.labels}, "human")
-        self.on_change()
+        self.on_change([])
 
     def undo(self) -> None:
         with self.project.transaction():
             for pair in self.pairs:
                 self.project.relations.set_pair(pair.id, pair.labels, "model")
-        self.on_change()
+        self.on_change([])
 
 
 class AddPair(QUndoCommand):
@@ -151,11 +157,11 @@ class AddPair(QUndoCommand):
 
     def redo(self) -> None:
         self.pair_id = self.project.relations.add_pair(*self.args)
-        self.on_change()
+        self.on_change([])
 
     def undo(self) -> None:
         self.project.relations.delete_pairs([self.pair_id])
-        self.on_change()
+        self.on_change([])
 
 
 class AssignGroup(QUndoCommand):
@@ -179,7 +185,7 @@ class AssignGroup(QUndoCommand):
                 self.created = rel.add_group(self.image_id, self.members)
             else:
                 rel.set_group_members(self.group_id, list(self.before[self.group_id]) + self.members)
-        self.on_change()
+        self.on_change([])
 
     def undo(self) -> None:
         rel = self.project.relations
@@ -188,4 +194,4 @@ class AssignGroup(QUndoCommand):
                 rel.delete_group(self.created)
             for gid, members in self.before.items():
                 rel.set_group_members(gid, members)
-        self.on_change()
+        self.on_change([])

@@ -1,33 +1,36 @@
 """The viewer widget: a QGraphicsView over one image.
 
 It asks for the pyramid tiles its view needs (at the level its zoom needs)
-and for the shapes inside its view (an R*Tree query with level of detail);
-nothing else of the image is loaded or turned into items."""
+and for the shape tiles of its view (each drawn from an R*Tree query, with
+level of detail, off the UI thread); nothing else of the image is loaded.
+Only the selected shapes, and a shape being dragged, are graphics items;
+what is under the pointer is asked of the store."""
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import replace
 
 import numpy as np
+import shapely
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from core.imagery import TilePyramid
-from core.imagery.pyramid import TILE
-from core.imagery.viewport import level_for_scale, lod_min_size, visible_tiles
+from core.imagery.pyramid import TILE, level_count
+from core.imagery.shape_raster import POINT_RADIUS, SIDE, Style, tile_rect
+from core.imagery.viewport import level_for_scale, lod_min_size, shape_level, visible_tiles
 
 from .handles import handle_items, move_vertex, translate, vertices
-from .overlay import OverlayRenderer
 from .relations import relation_items
+from .shape_tiles import ShapeTile, ShapeTiles
 from .shapes import make_item
 from .tiles import TileLoader
+from .workers import start as start_workers
 
 DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
 
-BUILD_BUDGET_S = 0.006  # UI-thread time per frame for making new shape items
-BUILD_CHUNK = 32
-ITEM_BUDGET = 1500  # shapes per view drawn as editable items; a more crowded view is drawn as one image
+HIT_PIXELS = 4  # how near (screen pixels) a click must be to a shape's edge or point to pick it
 
 
 class ImageViewer(QGraphicsView):
@@ -40,6 +43,7 @@ class ImageViewer(QGraphicsView):
     geometryEdited = Signal(int, object)  # annotation id, new shapely geometry
     pairPicked = Signal(int, int)  # two box annotation ids (relation tool)
     selectionChanged = Signal(set)
+    problem = Signal(str)  # a tile that could not be read or drawn: one line for the status bar
 
     def __init__(self, parent=None, loader: TileLoader | None = None):
         super().__init__(parent)
@@ -55,6 +59,7 @@ class ImageViewer(QGraphicsView):
         self.setBackgroundBrush(QColor("#20252b"))
         self.loader = loader or TileLoader(parent=self)
         self.loader.tileReady.connect(self._tile_ready)
+        self.loader.failed.connect(lambda key, text: self._problem(text))
         self.project = None
         self.image = None
         self.pyramid: TilePyramid | None = None
@@ -63,12 +68,15 @@ class ImageViewer(QGraphicsView):
         self.mask_opacity = 0.45
         self.outline_width = 1.5
         self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
-        self._shapes: dict[int, object] = {}
-        self._filtered_out: set[int] = set()  # in view but hidden (class or predictions)
-        self._shapes_key = None  # the view the shape items were made for
-        self._to_build: list[int] = []  # ids in view whose items are still to be made
-        self._build_timer = QTimer(self, singleShot=True, interval=0)
-        self._build_timer.timeout.connect(self._build_shapes)
+        start_workers()  # now, not at the first tile
+        self.shape_tiles = ShapeTiles(parent=self)
+        self.shape_tiles.ready.connect(self._shape_tile_ready)
+        self.shape_tiles.failed.connect(self._problem)
+        self._shape_items: dict[tuple, tuple[QGraphicsPixmapItem, ShapeTile]] = {}  # (level, row, col)
+        self._shape_level = 0
+        self._shape_wanted: set[tuple] = set()
+        self._selection_items: list = []
+        self._drag_item = None  # the dragged shape where it is being dragged to
         self._mask_item = None
         self._relations = None
         self._level = 0
@@ -86,10 +94,6 @@ class ImageViewer(QGraphicsView):
         self.selected: set[int] = set()
         self._rubber = None
         self._press = None
-        self.overlay = OverlayRenderer(self)
-        self.overlay.ready.connect(self._overlay_ready)
-        self._overlay_item = None
-        self._overlay_key = None
         self._refresh = QTimer(self, singleShot=True, interval=15)
         self._refresh.timeout.connect(self.refresh)
 
@@ -98,13 +102,10 @@ class ImageViewer(QGraphicsView):
         self.loader.cancel_pending()
         self.scene().clear()
         self._tiles.clear()
-        self._shapes.clear()
-        self._filtered_out.clear()
-        self._to_build = []
-        self._shapes_key = None
-        self.overlay.cancel()
-        self._mask_item = self._handles = self._outline = self._stroke_item = self._drag = None
-        self._overlay_item = self._overlay_key = None
+        self._shape_items.clear()
+        self._shape_wanted = set()
+        self._selection_items = []
+        self._mask_item = self._handles = self._outline = self._stroke_item = self._drag = self._drag_item = None
         self._vertices, self._stroke, self._pair_first, self.selected = [], [], None, set()
         self._relations = None
         if self.pyramid is not None:
@@ -112,11 +113,16 @@ class ImageViewer(QGraphicsView):
         self.project, self.image = project, image
         self.colors = {c.id: QColor(c.color) for c in project.classes.list()}
         self.pyramid = TilePyramid.for_image(project, image)
+        self.shape_tiles.show(project.root, image.id, self._style())
         self.scene().setSceneRect(QRectF(0, 0, image.width, image.height))
         self._add_mask()
         self._add_relations()
         self._fit_pending = True
         self.fit()
+
+    def _problem(self, text: str) -> None:
+        if self.image is not None:
+            self.problem.emit(f"{self.image.name}: {text}")
 
     def fit(self) -> None:
         """The whole image in view (again once the widget has its real size)."""
@@ -140,11 +146,9 @@ class ImageViewer(QGraphicsView):
     def detach(self) -> None:
         """Forget the project (it is closing): no refresh may touch it again."""
         self._refresh.stop()
-        self._build_timer.stop()
         self.loader.cancel_pending()
         self.loader.wait()
-        self.overlay.cancel()
-        self.overlay.wait()
+        self.shape_tiles.close()
         self.project, self.image = None, None
         if self.pyramid is not None:
             self.pyramid.close()
@@ -277,12 +281,39 @@ class ImageViewer(QGraphicsView):
         inside = self.scene().sceneRect()
         return QPointF(min(max(p.x(), 0.0), inside.right()), min(max(p.y(), 0.0), inside.bottom()))
 
+    def _hit(self, ann, here, tol: float):
+        """How well the image point ``here`` picks ``ann``, lower is better
+        (inside a shape: its area, so the smaller of two nested shapes wins;
+        near an edge or a point: the distance), or None."""
+        if ann.kind == "point":
+            d = ann.geometry.distance(here)
+            return (0, d, -ann.id) if d <= tol + POINT_RADIUS / self.scale_factor else None
+        if ann.kind in ("box", "mask"):
+            x1, y1, x2, y2 = ann.bbox
+            geom = shapely.box(x1, y1, x2, y2)
+        else:
+            geom = ann.geometry
+        if geom.covers(here):
+            return (1, geom.area, -ann.id)
+        d = geom.exterior.distance(here) if geom.geom_type == "Polygon" else geom.distance(here)
+        return (2, d, -ann.id) if d <= tol else None
+
     def _shape_at(self, p: QPointF, kinds: tuple | None = None) -> int | None:
-        for item in self.scene().items(p):
-            ann_id = item.data(0)
-            if ann_id is not None and (kinds is None or item.data(2) in kinds):
-                return ann_id
-        return None
+        """The shape drawn under the image point ``p`` (of ``kinds``), asked of the store."""
+        if self.project is None or self.image is None:
+            return None
+        tol = HIT_PIXELS / self.scale_factor
+        style, here = self.shape_tiles.style, shapely.Point(p.x(), p.y())
+        ranked = []
+        for ann in self.project.annotations.in_viewport(self.image.id, p.x() - tol, p.y() - tol, p.x() + tol,
+                                                        p.y() + tol, min_size=self.min_size):
+            if (kinds is not None and ann.kind not in kinds) or ann.class_id in style.hidden \
+                    or (ann.source == "model" and not style.predictions):
+                continue
+            rank = self._hit(ann, here, tol)
+            if rank is not None:
+                ranked.append((rank, ann.id))
+        return min(ranked)[1] if ranked else None
 
     # -- brush and eraser ----------------------------------------------------------
     def _draw_stroke(self) -> None:
@@ -333,8 +364,9 @@ class ImageViewer(QGraphicsView):
             if item.data(1) is not None and self._handles is not None and item.parentItem() is self._handles:
                 self._drag = ("vertex", self.project.annotations.get(ann_id), item.data(1))
                 return True
-        if self._shape_at(self._press) == ann_id:
-            self._drag = ("move", self.project.annotations.get(ann_id), None)
+        ann = self.project.annotations.get(ann_id)
+        if self._hit(ann, shapely.Point(self._press.x(), self._press.y()), HIT_PIXELS / self.scale_factor):
+            self._drag = ("move", ann, None)
             return True
         return False
 
@@ -346,29 +378,34 @@ class ImageViewer(QGraphicsView):
         return move_vertex(ann.kind, ann.geometry, index, p.x(), p.y())
 
     def _preview_drag(self, end: QPointF) -> None:
+        """The dragged shape leaves its tiles and follows the pointer as an item."""
         _, ann, _ = self._drag
-        item = self._shapes.get(ann.id)
-        if item is None:
-            return
-        from dataclasses import replace
-
+        if ann.id not in self.shape_tiles.exclude:
+            self.shape_tiles.exclude = frozenset({ann.id})
+            self._redraw([ann.bbox])
         geom = self._dragged_geometry(end)
         moved = replace(ann, geometry=geom, bbox=geom.bounds)
-        new = make_item(moved, self.colors.get(ann.class_id, QColor("#ffffff")), width=self.outline_width + 2.0,
-                        prediction=ann.source == "model")
-        self.scene().removeItem(item)
-        self.scene().addItem(new)
-        self._shapes[ann.id] = new
+        if self._drag_item is not None:
+            self.scene().removeItem(self._drag_item)
+        self._drag_item = self._selection_item(moved)
         self._show_handles(ann.kind, geom)
+
+    def _end_drag(self, ann) -> None:
+        """The dragged shape goes back into its tiles (where the store has it)."""
+        self._drag = None
+        if self._drag_item is not None:
+            self.scene().removeItem(self._drag_item)
+            self._drag_item = None
+        if ann.id in self.shape_tiles.exclude:
+            self.shape_tiles.exclude = frozenset()
+            self._redraw([ann.bbox])
 
     def _show_handles(self, kind: str | None = None, geometry=None) -> None:
         if self._handles is not None:
             self.scene().removeItem(self._handles)
             self._handles = None
         if kind is None and len(self.selected) == 1 and self.project is not None:
-            (ann_id,) = self.selected
-            if ann_id in self._shapes:
-                ann = self.project.annotations.get(ann_id)
+            for ann in self.project.annotations.get_many(self.selected):
                 kind, geometry = ann.kind, ann.geometry
         if kind is not None and kind != "mask":
             self._handles = handle_items(vertices(kind, geometry))
@@ -408,11 +445,11 @@ class ImageViewer(QGraphicsView):
         if self._drag is not None:
             mode, ann, _ = self._drag
             geom = self._dragged_geometry(end)
-            self._drag = None
+            self._end_drag(ann)
             if (end - self._press).manhattanLength() * self.scale_factor >= 2:
                 self.geometryEdited.emit(ann.id, geom)
             else:
-                self.reload_shapes()
+                self._show_handles()
             return
         if self.tool in DRAW_TOOLS:
             return
@@ -428,21 +465,42 @@ class ImageViewer(QGraphicsView):
 
     def set_selection(self, ids: set[int]) -> None:
         self.selected = set(ids)
-        for ann_id, item in self._shapes.items():
-            pen = item.pen()
-            pen.setWidthF(self.outline_width + (2.0 if ann_id in self.selected else 0.0))
-            item.setPen(pen)
+        self._show_selection()
         self._show_handles()
         self.selectionChanged.emit(set(self.selected))
 
-    def reload_shapes(self) -> None:
-        """The store changed (an edit, undo or redo): draw the view's shapes afresh."""
-        self._forget_shapes()  # a crowded view is drawn again too
-        self.selected = self.project.annotations.existing(self.selected) if self.project else set()
-        if self.image is not None:
-            self._add_relations()
-        self.settle()  # at once: an edit never makes the view's shapes blink
+    def _selection_item(self, ann):
+        item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")), width=self.outline_width + 2.0,
+                         prediction=ann.source == "model")
+        item.setZValue(11)  # over the shape tiles
+        self.scene().addItem(item)
+        return item
+
+    def _show_selection(self) -> None:
+        """The selected shapes drawn over their tiles with a wider outline."""
+        for item in self._selection_items:
+            self.scene().removeItem(item)
+        self._selection_items = []
+        if self.selected and self.project is not None:
+            self._selection_items = [self._selection_item(ann) for ann in
+                                     self.project.annotations.get_many(sorted(self.selected))
+                                     if ann.id not in self.shape_tiles.exclude]
+
+    def reload_shapes(self, regions: list | None = None) -> None:
+        """The store changed (an edit, undo or redo; new predictions): draw
+        the tiles that ``regions`` (image boxes the change touched; None:
+        anywhere) reach afresh, at once, so an edit never makes shapes blink."""
+        if self.project is None or self.image is None:
+            return
+        self.selected = self.project.annotations.existing(self.selected)
+        self._add_relations()
+        self._redraw(regions)
+        self._show_selection()
         self._show_handles()
+
+    def _redraw(self, regions: list | None) -> None:
+        self.shape_tiles.invalidate(regions)
+        self.settle()
 
     # -- refresh: tiles and shapes of the view -----------------------------------
     def refresh(self) -> None:
@@ -451,11 +509,13 @@ class ImageViewer(QGraphicsView):
         rect = self.visible_rect()
         x1, y1, x2, y2 = rect.left(), rect.top(), rect.right(), rect.bottom()
         scale = self.scale_factor
-        self._level = level_for_scale(scale, self.pyramid.levels)
-        wanted = set()
-        for row, col in visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, self._level):
-            key = (self.image.checksum, self._level, row, col)
-            wanted.add(key)
+        # the stored size: the image file itself is opened by the tile workers only
+        self._level = level_for_scale(scale, level_count(self.image.width, self.image.height))
+        keys = [(self.image.checksum, self._level, row, col)
+                for row, col in visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, self._level)]
+        wanted = set(keys)
+        self.loader.retain(wanted)
+        for key in keys:
             if key not in self._tiles:
                 image = self.loader.request(self.pyramid, key)
                 if image is not None:
@@ -464,27 +524,26 @@ class ImageViewer(QGraphicsView):
             self.scene().removeItem(self._tiles.pop(key))
         self._drop_covered_levels(wanted, x1, y1, x2, y2)
         self._refresh_shapes(x1, y1, x2, y2, scale)
-        self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": len(self._shapes),
-                               "tiles": len(self._tiles), "crowded": self.drawn_as_image})
+        self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": self.shape_count,
+                               "tiles": len(self._tiles), "shape_tiles": len(self._shape_wanted)})
 
     def _drop_covered_levels(self, wanted: set, x1: float, y1: float, x2: float, y2: float) -> None:
-        """Other levels' tiles stay as a backdrop until the current level has
-        loaded, and only where they are in view."""
-        complete = all(k in self._tiles for k in wanted)
+        """Other levels' tiles stay as a backdrop where the current level has
+        not loaded yet, and only where they are in view (each layer drawn
+        twice over costs a frame a few milliseconds)."""
+        checksum, side = self.image.checksum, TILE << self._level
         for key in [k for k in self._tiles if k[1] != self._level]:
             _, level, row, col = key
-            side = TILE << level
-            if complete or not (col * side < x2 and (col + 1) * side > x1 and row * side < y2 and (row + 1) * side > y1):
+            other = TILE << level
+            if _covered((col * other, row * other, (col + 1) * other, (row + 1) * other), (x1, y1, x2, y2),
+                        (self.image.width, self.image.height), side,
+                        lambda r, c: (checksum, self._level, r, c) in self._tiles):
                 self.scene().removeItem(self._tiles.pop(key))
 
     def _place(self, key: tuple, image: QImage) -> None:
         _, level, row, col = key
-        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
-        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         side = TILE << level
-        item.setPos(col * side, row * side)
-        item.setScale(float(1 << level))
-        item.setZValue(-100 - level)
+        item = _pixmap_item(image, col * side, row * side, float(1 << level), -100 - level)
         self.scene().addItem(item)
         self._tiles[key] = item
 
@@ -496,102 +555,78 @@ class ImageViewer(QGraphicsView):
             self.schedule()
 
     def _refresh_shapes(self, x1: float, y1: float, x2: float, y2: float, scale: float) -> None:
-        key = (round(x1), round(y1), round(x2), round(y2), round(scale, 6))
-        if key == self._shapes_key:
-            return  # the same view again (a timer after an explicit refresh)
-        self._shapes_key = key
-        min_size = lod_min_size(scale)
-        ids = self.project.annotations.ids_in_viewport(self.image.id, x1, y1, x2, y2, min_size,
-                                                       limit=ITEM_BUDGET + 1)
-        if len(ids) > ITEM_BUDGET:  # crowded: drawn as one image off the UI thread
-            self._to_build = []
-            for ann_id in list(self._shapes):
-                self.scene().removeItem(self._shapes.pop(ann_id))
-            if key != self._overlay_key:
-                self._overlay_key = key
-                colors = {cid: (c.red(), c.green(), c.blue()) for cid, c in self.colors.items()}
-                self.overlay.request(self.project.root, self.image.id, (x1, y1, x2, y2), scale, min_size, colors,
-                                     self.hidden_classes, self.show_predictions)
-            return
-        self._drop_overlay()
-        visible = set(ids)
-        for ann_id in [i for i in self._shapes if i not in visible]:
-            self.scene().removeItem(self._shapes.pop(ann_id))
-        # Only shapes new to the view are read from the store and made into
-        # items, a frame's budget at a time: the view pans on at once and the
-        # rest arrive over the next frames, as tiles do.
-        self._to_build = [i for i in ids if i not in self._shapes and i not in self._filtered_out]
-        if self._to_build:
-            self._build_timer.start()  # one budget per turn of the event loop, however often it refreshes
+        """Show the view's shape tiles: those drawn already at once, the rest
+        as they arrive (tiles of the previous zoom stay meanwhile)."""
+        level = self._shape_level = shape_level(scale)
+        keys = [(level, row, col) for row, col in
+                visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, level, SIDE, margin=0)]
+        self._shape_wanted = set(keys)
+        self.shape_tiles.retain(self._shape_wanted)
+        for key in keys:
+            tile = self.shape_tiles.request(key)
+            if tile is not None:
+                self._place_shapes(key, tile)
+        self._drop_shape_tiles()
 
-    def _build_shapes(self, budget_s: float | None = None) -> None:
-        """Make pending shape items for ``budget_s`` seconds (the frame budget
-        by default), at least one; the rest on the next turn of the event loop."""
-        deadline = time.perf_counter() + (BUILD_BUDGET_S if budget_s is None else budget_s)
-        made = 0
-        while self._to_build and self.project is not None:
-            chunk, self._to_build = self._to_build[:BUILD_CHUNK], self._to_build[BUILD_CHUNK:]
-            anns = self.project.annotations.get_many(chunk)
-            for k, ann in enumerate(anns):
-                if made and time.perf_counter() >= deadline:  # the rest waits for the next frame
-                    self._to_build = [a.id for a in anns[k:]] + self._to_build
-                    break
-                made += 1
-                if ann.class_id in self.hidden_classes or (not self.show_predictions and ann.source == "model"):
-                    self._filtered_out.add(ann.id)
-                    continue
-                item = make_item(ann, self.colors.get(ann.class_id, QColor("#ffffff")),
-                                 width=self.outline_width + (2.0 if ann.id in self.selected else 0.0),
-                                 prediction=ann.source == "model")
-                self.scene().addItem(item)
-                self._shapes[ann.id] = item
-            if time.perf_counter() >= deadline:
-                break
-        if self._to_build:
-            self._build_timer.start()
-
-    def settle(self) -> None:
-        """Finish the view now: refresh and make every pending shape item
-        (tests, screenshots, and code that needs the items at once)."""
-        self._refresh.stop()
-        self.refresh()
-        self._build_timer.stop()
-        self._build_shapes(math.inf)
-
-    def _forget_shapes(self) -> None:
-        """Shape items are made again at the next refresh (the store or a filter changed)."""
-        for item in self._shapes.values():
-            self.scene().removeItem(item)
-        self._shapes.clear()
-        self._filtered_out.clear()
-        self._to_build = []
-        self._shapes_key = self._overlay_key = None
-
-    def _overlay_ready(self, rect: tuple, image: QImage) -> None:
-        if self.image is None or self._overlay_key is None:
-            return
-        x1, y1, x2, y2 = rect
-        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
-        item.setPos(x1, y1)
-        item.setScale((x2 - x1) / max(1, image.width()))
-        item.setZValue(9)
-        if self._overlay_item is not None:
-            self.scene().removeItem(self._overlay_item)
+    def _place_shapes(self, key: tuple, tile: ShapeTile) -> None:
+        old = self._shape_items.get(key)
+        if old is not None:
+            if old[1] is tile:
+                return
+            self.scene().removeItem(old[0])
+        x1, y1, _, _ = tile_rect(*key)
+        item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9)
         self.scene().addItem(item)
-        self._overlay_item = item
+        self._shape_items[key] = (item, tile)
 
-    def _drop_overlay(self) -> None:
-        if self._overlay_key is not None:
-            self.overlay.cancel()
-            self._overlay_key = None
-        if self._overlay_item is not None:
-            self.scene().removeItem(self._overlay_item)
-            self._overlay_item = None
+    def _shape_tile_ready(self, key: tuple, tile: ShapeTile) -> None:
+        if self.image is not None and key in self._shape_wanted:
+            self._place_shapes(key, tile)
+            self._drop_shape_tiles()
+
+    def _drop_shape_tiles(self) -> None:
+        """Shape tiles out of view go; those of another zoom stay as a
+        backdrop, where in view, until this zoom's tiles there are drawn."""
+        r = self.visible_rect()
+        view = (r.left(), r.top(), r.right(), r.bottom())
+        level, size = self._shape_level, (self.image.width, self.image.height)
+
+        def drawn(row: int, col: int) -> bool:
+            placed = self._shape_items.get((level, row, col))
+            return placed is not None and placed[1] is self.shape_tiles.current((level, row, col))
+
+        for key in list(self._shape_items):
+            if key not in self._shape_wanted and (
+                    key[0] == level or _covered(tile_rect(*key), view, size, SIDE * 2.0 ** level, drawn)):
+                self.scene().removeItem(self._shape_items.pop(key)[0])
 
     @property
-    def drawn_as_image(self) -> bool:
-        """Whether the view's shapes are drawn as one image (too many for items)."""
-        return self._overlay_key is not None
+    def pending_shape_tiles(self) -> int:
+        """How many of the view's shape tiles are still being drawn (or redrawn)."""
+        return sum(1 for key in self._shape_wanted if key not in self._shape_items
+                   or self._shape_items[key][1] is not self.shape_tiles.current(key))
+
+    def settle(self) -> None:
+        """Finish the view now: refresh, and draw every shape tile it still
+        waits for on this thread (edits, tests, screenshots)."""
+        self._refresh.stop()
+        self.refresh()
+        if self.project is None or self.image is None:
+            return
+        for key in self._shape_wanted:
+            tile = self.shape_tiles.current(key) or self.shape_tiles.render_now(self.project.annotations, key)
+            self._place_shapes(key, tile)
+        self._drop_shape_tiles()
+
+    @property
+    def min_size(self) -> float:
+        """Shapes smaller than this (image pixels) are too small to draw at this zoom."""
+        return lod_min_size(2.0 ** -self._shape_level)
+
+    def _style(self) -> Style:
+        return Style(colors=tuple(sorted((cid, (c.red(), c.green(), c.blue())) for cid, c in self.colors.items())),
+                     hidden=frozenset(self.hidden_classes), predictions=self.show_predictions,
+                     width=max(1, int(self.outline_width)))  # whole pixels: OpenCV's thick lines cost 8x
 
     def _add_relations(self) -> None:
         """Pairs and groups (JRDB panoramas): few per image, drawn whole."""
@@ -628,7 +663,13 @@ class ImageViewer(QGraphicsView):
 
     def set_outline_width(self, value: float) -> None:
         self.outline_width = value
-        self.set_selection(self.selected)  # re-pens every shape item
+        self._restyle()
+        self._show_selection()
+
+    def _restyle(self) -> None:
+        """Shape tiles are drawn again in the new style; the old ones stay until then."""
+        self.shape_tiles.set_style(self._style())
+        self.schedule()
 
     def reload_mask(self) -> None:
         """The mask changed (a stroke, a fill, undo or redo)."""
@@ -640,15 +681,13 @@ class ImageViewer(QGraphicsView):
 
     def set_show_predictions(self, show: bool) -> None:
         self.show_predictions = show
-        self._forget_shapes()
         if self.image is not None:
             self._add_relations()  # a model's pairs show and hide with its shapes
-        self.schedule()
+        self._restyle()
 
     def set_hidden_classes(self, hidden: set) -> None:
         self.hidden_classes = set(hidden)
-        self._forget_shapes()
-        self.schedule()
+        self._restyle()
 
     def set_mask_opacity(self, value: float) -> None:
         self.mask_opacity = value
@@ -657,7 +696,38 @@ class ImageViewer(QGraphicsView):
 
     @property
     def shape_count(self) -> int:
-        return len(self._shapes)
+        return len(self.shape_ids())
 
     def shape_ids(self) -> set[int]:
-        return set(self._shapes)
+        """The shapes drawn in the view: those of its drawn tiles that reach into it."""
+        r = self.visible_rect()
+        parts = []
+        for key in self._shape_wanted:
+            placed = self._shape_items.get(key)
+            if placed is not None and placed[1] is self.shape_tiles.current(key):
+                b = placed[1].bounds
+                parts.append(placed[1].ids[(b[:, 0] <= r.right()) & (b[:, 2] >= r.left())
+                                           & (b[:, 1] <= r.bottom()) & (b[:, 3] >= r.top())])
+        return set(np.concatenate(parts).tolist()) if parts else set()
+
+
+def _covered(rect: tuple, view: tuple, size: tuple, side: float, placed) -> bool:
+    """Whether the part of ``rect`` (x1, y1, x2, y2) in ``view`` and in the
+    image (``size``) is covered by tiles of ``side`` that are placed
+    (``placed(row, col)``); true too when no part of it is in view."""
+    x1, y1 = max(rect[0], view[0], 0.0), max(rect[1], view[1], 0.0)
+    x2, y2 = min(rect[2], view[2], float(size[0])), min(rect[3], view[3], float(size[1]))
+    if x2 <= x1 or y2 <= y1:
+        return True
+    return all(placed(row, col) for row in range(int(y1 // side), int(math.ceil(y2 / side)))
+               for col in range(int(x1 // side), int(math.ceil(x2 / side))))
+
+
+def _pixmap_item(image: QImage, x: float, y: float, scale: float, z: float) -> QGraphicsPixmapItem:
+    """A tile's pixmap at (x, y) in the image, ``scale`` image pixels to a pixel."""
+    item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+    item.setPos(x, y)
+    item.setScale(scale)
+    item.setZValue(z)
+    return item

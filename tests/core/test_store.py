@@ -161,13 +161,16 @@ def test_the_r_tree_groups_an_images_shapes_by_where_they_lie(project):
     assert len(shares) > 50 and np.mean(shares) < 0.05
 
 
-def test_level_of_detail_drops_small_shapes(project):
+def test_level_of_detail_drops_small_shapes_and_far_out_points(project):
     image_id = _image(project)
     project.annotations.add_many([
         NewAnnotation(image_id=image_id, geometry=box(0, 0, 2, 2), kind="box"),
-        NewAnnotation(image_id=image_id, geometry=box(10, 10, 200, 60), kind="box")])
-    assert len(project.annotations.in_viewport(image_id, 0, 0, 1000, 800)) == 2
-    assert len(project.annotations.in_viewport(image_id, 0, 0, 1000, 800, min_size=8)) == 1
+        NewAnnotation(image_id=image_id, geometry=box(10, 10, 200, 60), kind="box"),
+        NewAnnotation(image_id=image_id, geometry=shapely.Point(300.3, 400.7), kind="point")])
+    assert len(project.annotations.in_viewport(image_id, 0, 0, 1000, 800)) == 3
+    kinds = [a.kind for a in project.annotations.in_viewport(image_id, 0, 0, 1000, 800, min_size=8)]
+    assert kinds == ["box", "point"]  # a point is a dot of the same size at every zoom
+    assert [a.kind for a in project.annotations.in_viewport(image_id, 0, 0, 500, 500, min_size=40)] == ["box"]
 
 
 def test_far_views_ask_the_size_index_and_get_the_r_tree_answer(project, monkeypatch):

@@ -65,7 +65,7 @@ def test_relation_tool_links_a_pair_and_g_groups_persons(window, qtbot, monkeypa
     image = _open(window, qtbot, lambda im: im.source == "jrdb")
     boxes = [a for a in project.annotations.for_image(image.id) if a.kind == "box"]
     viewer.set_view(0.5, ((boxes[0].bbox[0] + boxes[1].bbox[2]) / 2, image.height / 2))
-    qtbot.wait(30)
+    viewer.settle()  # every shape tile of the view drawn
     pairs_before = len(project.relations.pairs(image.id))
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("talking, walking together", True))
     window.set_tool("relation")

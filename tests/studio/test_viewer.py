@@ -1,6 +1,9 @@
 """The studio window, offscreen: it opens a project, shows tiles and only the
 shapes of the visible region."""
 import pytest
+from shapely.geometry import box
+
+from core.project.annotations import NewAnnotation
 
 pytest.importorskip("PySide6")
 
@@ -55,14 +58,27 @@ def test_segmentation_tile_shows_its_mask(window, qtbot):
     assert window.viewer._mask_item.opacity() == pytest.approx(0.8)
 
 
+def _opaque_pixels(viewer) -> int:
+    import numpy as np
+
+    total = 0
+    for key in viewer._shape_wanted:
+        image = viewer.shape_tiles.current(key).image
+        total += int((np.frombuffer(image.constBits(), np.uint8)[3::4] > 128).sum())
+    return total
+
+
 def test_outline_width_applies_to_shapes(window, qtbot):
     viewer = window.viewer
     image = next(im for im in window.project.images.list() if window.project.annotations.count(im.id))
     window.images.select(image.id)
     _settle(qtbot, viewer)
+    thin = _opaque_pixels(viewer)
+    viewer.set_selection({next(iter(viewer.shape_ids()))})
     window.outline_slider.setValue(4)
-    widths = {item.pen().widthF() for item in viewer._shapes.values()}
-    assert widths == {3.0}
+    _settle(qtbot, viewer)
+    assert viewer.shape_tiles.style.width == 3 and _opaque_pixels(viewer) > 1.5 * thin > 0  # the tiles, redrawn
+    assert [item.pen().widthF() for item in viewer._selection_items] == [5.0]  # the selection, wider still
 
 
 def test_panorama_draws_pairs_and_groups_across_the_seam(window, qtbot):
@@ -82,56 +98,78 @@ def test_panorama_draws_pairs_and_groups_across_the_seam(window, qtbot):
     assert right[0] == 3692 and right[2] == 3760.0
 
 
-def test_a_crowded_view_is_drawn_as_one_image_off_the_ui_thread(window, qtbot, monkeypatch):
-    """More shapes in view than the item budget: no items, one rendered image
-    (drawn in the background); zooming in brings the editable items back."""
-    import numpy as np
-
-    from studio.viewer import view as view_module
+def test_shapes_are_drawn_as_tiles_off_the_ui_thread_at_every_zoom(window, qtbot):
+    """Far out, the view's thousands of shapes arrive as a few tiles drawn in
+    the background, with level of detail; no shape is a graphics item except
+    the selected one.  Zoomed in, the tiles hold exactly the R*Tree's answer."""
+    from PySide6.QtWidgets import QGraphicsPixmapItem
 
     viewer = window.viewer
     large = window.project.images.by_name("large.tif")
     window.images.select(large.id)
-    monkeypatch.setattr(view_module, "ITEM_BUDGET", 50)
     viewer.set_view(0.3, (large.width / 2, large.height / 2))
-    _settle(qtbot, viewer)
-    viewer.overlay.wait()
-    qtbot.waitUntil(lambda: viewer._overlay_item is not None, timeout=10000)
-    assert viewer.drawn_as_image and viewer.shape_count == 0
-    image = viewer._overlay_item.pixmap().toImage()
-    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    assert pixels.any()  # shapes were drawn into it
-    viewer.set_view(4.0, (large.width / 2, large.height / 2))
-    _settle(qtbot, viewer)
-    assert not viewer.drawn_as_image and viewer._overlay_item is None
+    viewer.refresh()
+    assert viewer.pending_shape_tiles > 0  # asked of the drawing thread, not drawn here
+    qtbot.waitUntil(lambda: viewer.pending_shape_tiles == 0, timeout=20000)
+    assert {key[0] for key in viewer._shape_wanted} == {2}  # 1/4 scale tiles for a 0.3 zoom
+    assert _opaque_pixels(viewer) > 0
     rect = viewer.visible_rect()
     assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
-        large.id, rect.left(), rect.top(), rect.right(), rect.bottom()))
+        large.id, rect.left(), rect.top(), rect.right(), rect.bottom(), viewer.min_size)) != set()
+    assert viewer.min_size == 16
+    others = [item for item in viewer.scene().items() if not isinstance(item, QGraphicsPixmapItem)]
+    chosen = next(iter(viewer.shape_ids()))
+    viewer.set_selection({chosen})
+    shapes = [item for item in viewer.scene().items() if item.data(0) is not None]
+    assert [item.data(0) for item in shapes] == [chosen] and len(others) < 10  # relations and the like, no shapes
+    viewer.set_view(4.0, (large.width / 2, large.height / 2))
+    _settle(qtbot, viewer)
+    rect = viewer.visible_rect()
+    assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
+        large.id, rect.left(), rect.top(), rect.right(), rect.bottom(), viewer.min_size))
 
 
-def test_shape_items_arrive_over_frames_within_a_budget_and_edits_are_whole_at_once(window, qtbot, monkeypatch):
-    """A frame makes only the items its time budget allows; the rest follow on
-    the next turns of the event loop, until the view holds exactly the
-    R*Tree's answer.  After an edit the view is whole at once."""
-    from core.imagery.viewport import lod_min_size
-    from studio.viewer import view as view_module
-
+def test_an_edit_redraws_only_the_tiles_it_touches_at_once(window, qtbot):
+    """After an edit, undo or redo the view is whole at once: the touched tiles
+    are drawn again on the spot, every other tile is kept as it was."""
     viewer = window.viewer
     large = window.project.images.by_name("large.tif")
     window.images.select(large.id)
+    viewer.set_view(1.0, (1000, 1000))
     _settle(qtbot, viewer)
-    monkeypatch.setattr(view_module, "BUILD_BUDGET_S", 0.0)  # one shape per frame
-    viewer.set_view(0.5, (large.width / 2, large.height / 2))
-    viewer.set_hidden_classes(set())  # a filter change: the view's items are made afresh
+    before = {key: viewer._shape_items[key][1] for key in viewer._shape_wanted}
+    window.editor.add_box(900, 900, 950, 950)
+    new = max(a.id for a in window.project.annotations.for_image(large.id))
+    assert new in viewer.shape_ids() and viewer.pending_shape_tiles == 0  # no waiting for the drawing thread
+    changed = {key for key in before if viewer._shape_items[key][1] is not before[key]}
+    assert changed == {(0, 3, 3)}  # the tile of 768..1024 x 768..1024 that holds the box
+    window.undo_stack.undo()
+    assert new not in viewer.shape_ids() and viewer.pending_shape_tiles == 0
+    window.undo_stack.redo()
+    assert new in viewer.shape_ids()
 
-    def in_view() -> set:
-        r = viewer.visible_rect()
-        return set(window.project.annotations.ids_in_viewport(large.id, r.left(), r.top(), r.right(), r.bottom(),
-                                                              min_size=lod_min_size(viewer.scale_factor)))
 
-    viewer.refresh()
-    assert len(in_view()) > 3 and viewer.shape_count < len(in_view()) and viewer._to_build
-    qtbot.waitUntil(lambda: not viewer._to_build and not viewer._refresh.isActive(), timeout=10000)
-    assert viewer.shape_ids() == in_view()
-    viewer.reload_shapes()  # what every edit, undo and redo calls
-    assert viewer.shape_ids() == in_view() and not viewer._to_build
+def test_a_click_picks_the_shape_under_it_from_the_store(window, qtbot):
+    """Shapes are not items, so what is under the pointer is asked of the store:
+    the smaller of two nested shapes, an edge within a few pixels, never a
+    hidden class."""
+    viewer, project = window.viewer, window.project
+    large = project.images.by_name("large.tif")
+    window.images.select(large.id)
+    viewer.set_view(2.0, (15000, 15000))
+    _settle(qtbot, viewer)
+    cls = project.classes.list()[0].id
+    outer = project.annotations.add(NewAnnotation(image_id=large.id, geometry=box(14900, 14900, 15100, 15100),
+                                                  kind="box", class_id=cls))
+    inner = project.annotations.add(NewAnnotation(image_id=large.id, geometry=box(14990, 14990, 15010, 15010),
+                                                  kind="polygon", class_id=cls))
+    viewer.reload_shapes([(14900, 14900, 15100, 15100)])
+    viewer.select_at(15000, 15000)
+    assert viewer.selected == {inner}
+    viewer.select_at(14950, 14950)
+    assert viewer.selected == {outer}
+    viewer.select_at(14899, 14950)  # 2 screen pixels outside its edge
+    assert viewer.selected == {outer}
+    viewer.set_hidden_classes({cls})
+    viewer.select_at(15000, 15000)
+    assert not viewer.selected & {inner, outer}

@@ -1,0 +1,218 @@
+"""The viewer's worker processes, shared by every viewer of the application:
+image tiles are decoded and shape tiles drawn there (``tessera tile-worker``,
+:mod:`core.imagery.workers`), so the GUI thread never waits on a busy
+decoding thread for its interpreter lock.  The GUI side has no thread either:
+jobs wait in a queue here, each process gets a few at a time, and answers
+are read by the event loop as they come (a job not yet sent is cancelled by
+dropping it).  Image tiles and shape tiles have processes of their own, so a
+slow first build of an image's pyramid never holds its shapes back.  They
+start with the first viewer, so a first image rarely waits for them."""
+from __future__ import annotations
+
+import atexit
+import mmap
+import os
+import pickle
+import struct
+import tempfile
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QProcess, Signal
+
+from core.imagery.workers import SLOT_BYTES, frame, from_slot
+from core.jobs.runner import cli_command
+
+
+IN_FLIGHT = 6  # jobs sent to a worker ahead of its answers (those cannot be dropped any more)
+
+
+@dataclass
+class _Job:
+    id: int
+    owner: "KeyedJobs"
+    key: object
+    tag: object
+    name: str
+    args: tuple
+
+
+class _Worker:
+    def __init__(self, pool: "TileWorkers"):
+        # the pixels of its answers come through a file both map (a slot per job under way)
+        handle, self.slots_path = tempfile.mkstemp(prefix="tessera-tiles-")
+        os.ftruncate(handle, IN_FLIGHT * SLOT_BYTES)
+        self.shared = mmap.mmap(handle, 0)
+        os.close(handle)
+        self.free_slots = list(range(IN_FLIGHT))
+        self.process = QProcess()
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
+        self.process.readyReadStandardOutput.connect(lambda: pool._read(self))
+        self.process.finished.connect(lambda *_: pool._died(self))
+        program, *args = cli_command(["tile-worker", self.slots_path])
+        self.process.start(program, args)
+        self.process.waitForStarted(10000)
+        self.buffer = b""
+        self.jobs: list[tuple[_Job, int]] = []  # sent, in order, not answered yet, with their slots
+
+    def slot(self, index: int) -> memoryview:
+        return memoryview(self.shared)[index * SLOT_BYTES:(index + 1) * SLOT_BYTES]
+
+    def close(self) -> None:
+        self.shared.close()
+        try:
+            os.unlink(self.slots_path)
+        except OSError:
+            pass
+
+
+class TileWorkers(QObject):
+    def __init__(self, count: int):
+        super().__init__()
+        self.count = count
+        self._workers: list[_Worker] = []
+        self._queue: list[_Job] = []
+        self._next_id = 0
+
+    def start(self) -> None:
+        while len(self._workers) < self.count:
+            self._workers.append(_Worker(self))
+
+    def submit(self, owner: "KeyedJobs", key, tag, name: str, args: tuple) -> _Job:
+        self._next_id += 1
+        job = _Job(self._next_id, owner, key, tag, name, args)
+        self._queue.append(job)
+        self.start()
+        self._pump()
+        return job
+
+    def drop(self, jobs: list[_Job]) -> None:
+        """Forget these jobs if they are still queued."""
+        gone = {j.id for j in jobs}
+        self._queue = [j for j in self._queue if j.id not in gone]
+
+    def under_way(self, job: _Job) -> bool:
+        return any(job is j for w in self._workers for j, _ in w.jobs)
+
+    def wait(self, jobs: list[_Job]) -> None:
+        """Until these jobs have answered (their answers are delivered meanwhile)."""
+        ids = {j.id for j in jobs}
+        while any(j.id in ids for j in self._queue) or any(j.id in ids for w in self._workers for j, _ in w.jobs):
+            busy = [w for w in self._workers if w.jobs]
+            if not busy:
+                self.start()  # again, if one stopped
+                self._pump()
+                continue
+            for worker in busy:
+                if worker.process.waitForReadyRead(50):
+                    self._read(worker)
+                elif worker.process.state() == QProcess.ProcessState.NotRunning:
+                    self._died(worker)
+
+    def _pump(self) -> None:
+        """Keep each worker a few jobs ahead: it works on while the GUI thread is busy
+        (and a queued job can still be dropped)."""
+        for worker in self._workers:
+            while worker.free_slots and self._queue and worker.process.state() != QProcess.ProcessState.NotRunning:
+                job, slot = self._queue.pop(0), worker.free_slots.pop()
+                worker.jobs.append((job, slot))
+                worker.process.write(frame((job.id, job.name, job.args, slot)))
+
+    def _read(self, worker: _Worker) -> None:
+        worker.buffer += bytes(worker.process.readAllStandardOutput())
+        while len(worker.buffer) >= 4:
+            size = struct.unpack("<I", worker.buffer[:4])[0]
+            if len(worker.buffer) < 4 + size:
+                break
+            job_id, ok, result = pickle.loads(worker.buffer[4:4 + size])
+            worker.buffer = worker.buffer[4 + size:]
+            sent = next((s for s in worker.jobs if s[0].id == job_id), None)
+            if sent is not None:
+                worker.jobs.remove(sent)
+                job, slot = sent
+                result = from_slot(result, worker.slot(slot)) if ok else RuntimeError(result)
+                worker.free_slots.append(slot)
+                job.owner._answer(job, result)
+        self._pump()
+
+    def _died(self, worker: _Worker) -> None:
+        if worker not in self._workers:
+            return
+        self._workers.remove(worker)
+        jobs, worker.jobs = worker.jobs, []
+        worker.close()
+        for job, _ in jobs:
+            job.owner._answer(job, RuntimeError(f"the tile worker stopped ({worker.process.exitCode()})"))
+        self._pump()
+
+    def stop(self) -> None:
+        """End the workers (they also end by themselves when this process does: their stdin closes)."""
+        for worker in self._workers:
+            try:
+                worker.process.closeWriteChannel()
+                if not worker.process.waitForFinished(2000):
+                    worker.process.kill()
+            except RuntimeError:  # Qt has already deleted it, at exit
+                pass
+            worker.close()
+        self._workers.clear()
+
+
+LANES = {"image": max(1, min(2, (os.cpu_count() or 2) - 2)), "shapes": 1}  # processes of each lane
+_pools: dict[str, TileWorkers] = {}
+
+
+def pool(lane: str) -> TileWorkers:
+    """The worker processes of this application for ``lane`` (started on first use)."""
+    if lane not in _pools:
+        _pools[lane] = TileWorkers(LANES[lane])
+        _pools[lane].start()
+        atexit.register(_pools[lane].stop)
+    return _pools[lane]
+
+
+def start() -> None:
+    for lane in LANES:
+        pool(lane)
+
+
+class KeyedJobs(QObject):
+    """Jobs in the worker processes, one per key; ``done(key, tag, result)``
+    arrives on the GUI thread (``result`` is an exception when one failed).
+    Jobs no longer wanted are dropped before they start."""
+
+    done = Signal(object, object, object)
+
+    def __init__(self, lane: str, parent=None):
+        super().__init__(parent)
+        self.lane = lane
+        self._jobs: dict[object, _Job] = {}
+
+    def submit(self, key, tag, name: str, *args) -> None:
+        self._jobs[key] = pool(self.lane).submit(self, key, tag, name, args)
+
+    def _answer(self, job: _Job, result) -> None:
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
+        try:
+            self.done.emit(job.key, job.tag, result)
+        except RuntimeError:  # its viewer is gone
+            pass
+
+    def retain(self, keys) -> list:
+        """Drop the queued jobs of other keys; returns the keys still under way."""
+        workers = pool(self.lane)
+        gone = [job for key, job in self._jobs.items() if key not in keys and not workers.under_way(job)]
+        workers.drop(gone)
+        for job in gone:
+            del self._jobs[job.key]
+        return list(self._jobs)
+
+    def cancel(self) -> None:
+        pool(self.lane).drop(list(self._jobs.values()))
+        self._jobs.clear()
+
+    def wait(self) -> None:
+        pool(self.lane).wait(list(self._jobs.values()))
+
+    def __contains__(self, key) -> bool:
+        return key in self._jobs
