@@ -73,11 +73,11 @@ class ShapeTiles(QObject):
             self._jobs.submit(key, self.epoch, "shape_tile", self.root, self.image_id, key, self.style, self.exclude)
         return None
 
-    def retain(self, keys: set) -> None:
-        """Drop the drawings of tiles no longer in ``keys`` that have not started (the view moved on)."""
-        if any(k not in keys for k in self._pending):
-            under_way = set(self._jobs.retain(keys))
-            self._pending = {k: e for k, e in self._pending.items() if k in under_way}
+    def retain(self, keys: list) -> None:
+        """Drop the drawings of tiles not in ``keys`` that have not started
+        (the view moved on); draw the others in the order of ``keys``."""
+        under_way = set(self._jobs.retain(keys))
+        self._pending = {k: e for k, e in self._pending.items() if k in under_way}
 
     def render_now(self, annotations, key: tuple) -> ShapeTile:
         """Draw ``key`` on the calling thread with ``annotations`` (the GUI's store)."""

@@ -41,8 +41,9 @@ class TileLoader(QObject):
                               str(pyramid.cache_root), level, row, col)
         return None
 
-    def retain(self, keys: set) -> None:
-        """Drop the loads of tiles no longer in ``keys`` that have not started (the view moved on)."""
+    def retain(self, keys: list) -> None:
+        """Drop the loads of tiles not in ``keys`` that have not started (the
+        view moved on); load the others in the order of ``keys``."""
         self._jobs.retain(keys)
 
     def cancel_pending(self) -> None:

@@ -31,6 +31,7 @@ from .workers import start as start_workers
 DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
 
 HIT_PIXELS = 4  # how near (screen pixels) a click must be to a shape's edge or point to pick it
+STILL_MS = 150  # a view unchanged this long is drawn smooth again
 
 
 class ImageViewer(QGraphicsView):
@@ -96,6 +97,13 @@ class ImageViewer(QGraphicsView):
         self._press = None
         self._refresh = QTimer(self, singleShot=True, interval=15)
         self._refresh.timeout.connect(self.refresh)
+        # While the view moves, tiles are scaled with the nearest pixel (half
+        # the cost of a frame's paint when zoomed between levels); once it
+        # has been still a moment, they are drawn smooth again.
+        self._smooth = True
+        self._view_key = None
+        self._still = QTimer(self, singleShot=True, interval=STILL_MS)
+        self._still.timeout.connect(lambda: self._set_smooth(True))
 
     # -- what to show --------------------------------------------------------
     def set_image(self, project, image) -> None:
@@ -119,6 +127,15 @@ class ImageViewer(QGraphicsView):
         self._add_relations()
         self._fit_pending = True
         self.fit()
+
+    def _set_smooth(self, smooth: bool) -> None:
+        if smooth != self._smooth:
+            self._smooth = smooth
+            for item in [*self._tiles.values(), *(placed[0] for placed in self._shape_items.values())]:
+                _set_mode(item, smooth)
+            self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            if smooth:
+                self.viewport().update()
 
     def _problem(self, text: str) -> None:
         if self.image is not None:
@@ -509,17 +526,23 @@ class ImageViewer(QGraphicsView):
         rect = self.visible_rect()
         x1, y1, x2, y2 = rect.left(), rect.top(), rect.right(), rect.bottom()
         scale = self.scale_factor
+        key = (round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1))
+        if key != self._view_key:
+            if self._view_key is not None:
+                self._set_smooth(False)
+                self._still.start()
+            self._view_key = key
         # the stored size: the image file itself is opened by the tile workers only
         self._level = level_for_scale(scale, level_count(self.image.width, self.image.height))
         keys = [(self.image.checksum, self._level, row, col)
                 for row, col in visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, self._level)]
         wanted = set(keys)
-        self.loader.retain(wanted)
         for key in keys:
             if key not in self._tiles:
                 image = self.loader.request(self.pyramid, key)
                 if image is not None:
                     self._place(key, image)
+        self.loader.retain(keys)
         for key in [k for k in self._tiles if k[1] == self._level and k not in wanted]:
             self.scene().removeItem(self._tiles.pop(key))
         self._drop_covered_levels(wanted, x1, y1, x2, y2)
@@ -543,7 +566,7 @@ class ImageViewer(QGraphicsView):
     def _place(self, key: tuple, image: QImage) -> None:
         _, level, row, col = key
         side = TILE << level
-        item = _pixmap_item(image, col * side, row * side, float(1 << level), -100 - level)
+        item = _pixmap_item(image, col * side, row * side, float(1 << level), -100 - level, self._smooth)
         self.scene().addItem(item)
         self._tiles[key] = item
 
@@ -561,11 +584,11 @@ class ImageViewer(QGraphicsView):
         keys = [(level, row, col) for row, col in
                 visible_tiles(x1, y1, x2, y2, self.image.width, self.image.height, level, SIDE, margin=0)]
         self._shape_wanted = set(keys)
-        self.shape_tiles.retain(self._shape_wanted)
         for key in keys:
             tile = self.shape_tiles.request(key)
             if tile is not None:
                 self._place_shapes(key, tile)
+        self.shape_tiles.retain(keys)
         self._drop_shape_tiles()
 
     def _place_shapes(self, key: tuple, tile: ShapeTile) -> None:
@@ -575,7 +598,7 @@ class ImageViewer(QGraphicsView):
                 return
             self.scene().removeItem(old[0])
         x1, y1, _, _ = tile_rect(*key)
-        item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9)
+        item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9, self._smooth)
         self.scene().addItem(item)
         self._shape_items[key] = (item, tile)
 
@@ -711,6 +734,11 @@ class ImageViewer(QGraphicsView):
         return set(np.concatenate(parts).tolist()) if parts else set()
 
 
+def _set_mode(item, smooth: bool) -> None:
+    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation if smooth
+                               else Qt.TransformationMode.FastTransformation)
+
+
 def _covered(rect: tuple, view: tuple, size: tuple, side: float, placed) -> bool:
     """Whether the part of ``rect`` (x1, y1, x2, y2) in ``view`` and in the
     image (``size``) is covered by tiles of ``side`` that are placed
@@ -723,10 +751,10 @@ def _covered(rect: tuple, view: tuple, size: tuple, side: float, placed) -> bool
                for col in range(int(x1 // side), int(math.ceil(x2 / side))))
 
 
-def _pixmap_item(image: QImage, x: float, y: float, scale: float, z: float) -> QGraphicsPixmapItem:
+def _pixmap_item(image: QImage, x: float, y: float, scale: float, z: float, smooth: bool) -> QGraphicsPixmapItem:
     """A tile's pixmap at (x, y) in the image, ``scale`` image pixels to a pixel."""
     item = QGraphicsPixmapItem(QPixmap.fromImage(image))
-    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+    _set_mode(item, smooth)
     item.setPos(x, y)
     item.setScale(scale)
     item.setZValue(z)

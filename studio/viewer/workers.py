@@ -90,6 +90,10 @@ class TileWorkers(QObject):
         gone = {j.id for j in jobs}
         self._queue = [j for j in self._queue if j.id not in gone]
 
+    def reorder(self, rank) -> None:
+        """Sort the queued jobs by ``rank(job)`` (stable)."""
+        self._queue.sort(key=rank)
+
     def under_way(self, job: _Job) -> bool:
         return any(job is j for w in self._workers for j, _ in w.jobs)
 
@@ -198,13 +202,17 @@ class KeyedJobs(QObject):
         except RuntimeError:  # its viewer is gone
             pass
 
-    def retain(self, keys) -> list:
-        """Drop the queued jobs of other keys; returns the keys still under way."""
+    def retain(self, keys: list) -> list:
+        """Drop the queued jobs of keys not in ``keys`` and queue the others in
+        its order (the middle of the view first: a fast pan or zoom does not
+        wait for tiles it has left); returns the keys still under way."""
         workers = pool(self.lane)
-        gone = [job for key, job in self._jobs.items() if key not in keys and not workers.under_way(job)]
+        rank = {key: i for i, key in enumerate(keys)}
+        gone = [job for key, job in self._jobs.items() if key not in rank and not workers.under_way(job)]
         workers.drop(gone)
         for job in gone:
             del self._jobs[job.key]
+        workers.reorder(lambda job: rank.get(job.key, -1) if job.owner is self else -1)
         return list(self._jobs)
 
     def cancel(self) -> None:
