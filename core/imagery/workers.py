@@ -124,3 +124,38 @@ def serve(slots_path: str) -> int:
             answer = (job_id, False, f"{type(exc).__name__}: {exc}")
         out.write(frame(answer))
         out.flush()
+
+
+def ask(command: list[str], jobs: list[tuple[str, tuple]], timeout: float = 120.0, env: dict | None = None) -> list:
+    """Start a tile worker with ``command`` (``tessera tile-worker`` as a
+    subprocess command, without the slots file), run ``jobs`` (function
+    name, args) through it one at a time and return their results (an error
+    as a ``RuntimeError``).  Without Qt: for tests and diagnostics; the
+    studio's own client is :mod:`studio.viewer.workers`."""
+    import mmap
+    import subprocess
+    import tempfile
+
+    handle, slots_path = tempfile.mkstemp(prefix="tessera-tiles-")
+    try:
+        os.ftruncate(handle, SLOT_BYTES)
+        shared = mmap.mmap(handle, 0)
+        worker = subprocess.Popen([*command, slots_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        results = []
+        try:
+            for job_id, (name, args) in enumerate(jobs):
+                worker.stdin.write(frame((job_id, name, args, 0)))
+                worker.stdin.flush()
+                head = worker.stdout.read(4)
+                if len(head) < 4:
+                    raise RuntimeError(f"the tile worker stopped (exit status {worker.wait(timeout)})")
+                answer_id, ok, result = pickle.loads(worker.stdout.read(struct.unpack("<I", head)[0]))
+                results.append(from_slot(result, memoryview(shared)) if ok else RuntimeError(result))
+        finally:
+            worker.stdin.close()
+            worker.wait(timeout)
+        shared.close()
+        return results
+    finally:
+        os.close(handle)
+        os.unlink(slots_path)

@@ -1,7 +1,8 @@
 """The packaged app (packaging/tessera.spec): built with PyInstaller, its one
 binary is the CLI, the worker and the studio.  With it alone: the doctor
 report, the demo project, one tiny training job to completion (the worker is
-the frozen binary itself), the studio window, and the desktop entry."""
+the frozen binary itself), the studio window and its tile worker, and the
+desktop entry."""
 import json
 import os
 import shutil
@@ -32,10 +33,16 @@ def frozen(tmp_path_factory):
     shutil.rmtree(where / "dist", ignore_errors=True)  # several GB: not left for the next tests
 
 
-def run(app: Path, home: Path, *args, timeout=600, env=None):
+def environment(home: Path, env=None) -> dict:
+    """The user's environment, without this checkout's Python."""
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     environ.update(TESSERA_HOME=str(home), QT_QPA_PLATFORM="offscreen", **(env or {}))
     environ["PATH"] = os.pathsep.join(p for p in environ.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    return environ
+
+
+def run(app: Path, home: Path, *args, timeout=600, env=None):
+    environ = environment(home, env)
     result = subprocess.run([str(app / "tessera"), *map(str, args)], capture_output=True, text=True,
                             timeout=timeout, env=environ, cwd=home)
     assert result.returncode == 0, f"tessera {' '.join(map(str, args))}: {result.stderr[-3000:]}"
@@ -76,6 +83,19 @@ def test_the_frozen_binary_is_the_cli_the_worker_and_the_studio(frozen, tmp_path
     shot = tmp_path / "studio.png"
     run(frozen, home, "gui", project, "--screenshot", shot, timeout=300)
     assert shot.stat().st_size > 10_000
+    # the studio's tile worker is the frozen binary too: an image tile and a shape tile through it
+    from core.imagery import TilePyramid
+    from core.imagery.shape_raster import Style
+    from core.imagery.workers import ask
+    from core.project import Project
+
+    with Project.open(project) as opened:
+        image = next(im for im in opened.images.list() if opened.annotations.count(im.id))
+        pyramid = TilePyramid.for_image(opened, image)
+        tile, (rgba, ids, _) = ask([str(frozen / "tessera"), "tile-worker"], [
+            ("image_tile", (str(pyramid.image_path), pyramid.checksum, str(pyramid.cache_root), 0, 0, 0)),
+            ("shape_tile", (str(opened.root), image.id, (0, 0, 0), Style(), frozenset()))], env=environment(home))
+    assert tile.ndim == 3 and tile.any() and len(ids) and rgba[..., 3].any()
     # nothing written into the user's home outside the app's folders
     assert not (tmp_path / ".config" / "Ultralytics").exists()
 
