@@ -407,15 +407,17 @@ class ImageViewer(QGraphicsView):
         self._drag_item = self._selection_item(moved)
         self._show_handles(ann.kind, geom)
 
-    def _end_drag(self, ann) -> None:
-        """The dragged shape goes back into its tiles (where the store has it)."""
+    def _end_drag(self, ann, edited: bool) -> None:
+        """The dragged shape goes back into its tiles: drawn there again now,
+        or by the edit that follows (which redraws where it was and is)."""
         self._drag = None
         if self._drag_item is not None:
             self.scene().removeItem(self._drag_item)
             self._drag_item = None
         if ann.id in self.shape_tiles.exclude:
             self.shape_tiles.exclude = frozenset()
-            self._redraw([ann.bbox])
+            if not edited:
+                self._redraw([ann.bbox])
 
     def _show_handles(self, kind: str | None = None, geometry=None) -> None:
         if self._handles is not None:
@@ -462,8 +464,9 @@ class ImageViewer(QGraphicsView):
         if self._drag is not None:
             mode, ann, _ = self._drag
             geom = self._dragged_geometry(end)
-            self._end_drag(ann)
-            if (end - self._press).manhattanLength() * self.scale_factor >= 2:
+            moved = (end - self._press).manhattanLength() * self.scale_factor >= 2
+            self._end_drag(ann, edited=moved)
+            if moved:
                 self.geometryEdited.emit(ann.id, geom)
             else:
                 self._show_handles()

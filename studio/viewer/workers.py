@@ -50,7 +50,7 @@ class _Worker:
         self.process.finished.connect(lambda *_: pool._died(self))
         program, *args = cli_command(["tile-worker", self.slots_path])
         self.process.start(program, args)
-        self.process.waitForStarted(10000)
+        self.started = self.process.waitForStarted(10000)
         self.buffer = b""
         self.jobs: list[tuple[_Job, int]] = []  # sent, in order, not answered yet, with their slots
 
@@ -72,10 +72,25 @@ class TileWorkers(QObject):
         self._workers: list[_Worker] = []
         self._queue: list[_Job] = []
         self._next_id = 0
+        self._failed_starts = 0
+        self.broken: str | None = None  # why no worker can be started (the jobs fail with it)
 
     def start(self) -> None:
-        while len(self._workers) < self.count:
-            self._workers.append(_Worker(self))
+        while len(self._workers) < self.count and self.broken is None:
+            worker = _Worker(self)
+            if worker.started:
+                self._failed_starts = 0
+                self._workers.append(worker)
+                continue
+            self._failed_starts += 1
+            if self._failed_starts >= 3:  # not again at every frame
+                self.broken = f"the tile worker does not start ({worker.process.errorString()})"
+            worker.close()
+            break
+        if self.broken is not None and not self._workers:
+            queued, self._queue = self._queue, []
+            for job in queued:
+                job.owner._answer(job, RuntimeError(self.broken))
 
     def submit(self, owner: "KeyedJobs", key, tag, name: str, args: tuple) -> _Job:
         self._next_id += 1
@@ -104,7 +119,7 @@ class TileWorkers(QObject):
             busy = [w for w in self._workers if w.jobs]
             if not busy:
                 self.start()  # again, if one stopped
-                self._pump()
+                self._pump()  # (if none can start, start() has answered the jobs with why)
                 continue
             for worker in busy:
                 if worker.process.waitForReadyRead(50):

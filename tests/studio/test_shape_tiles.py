@@ -153,3 +153,18 @@ def test_a_damaged_image_is_one_line_and_its_shapes_still_show(tmp_path, qtbot):
     assert viewer.shape_count == 1
     viewer.detach()
     project.close()
+
+
+def test_a_tile_worker_that_cannot_start_is_one_line_not_a_hang(qtbot, monkeypatch):
+    from studio.viewer import workers
+
+    monkeypatch.setattr(workers, "cli_command", lambda args: ["/nonexistent/tessera", *args])
+    pool = workers.TileWorkers(1)
+    jobs = workers.KeyedJobs("image")
+    monkeypatch.setattr(workers, "pool", lambda lane: pool)
+    answers = []
+    jobs.done.connect(lambda key, tag, result: answers.append(result))
+    jobs.submit("k", None, "image_tile", "a.png", "x", "/tmp", 0, 0, 0)
+    jobs.wait()
+    assert len(answers) == 1 and isinstance(answers[0], RuntimeError)
+    assert "does not start" in str(answers[0]) and pool.broken

@@ -111,6 +111,10 @@ def test_move_a_shape_and_drag_a_vertex(window, qtbot):
     start = viewer.mapFromScene(130, 120)
     _drag(qtbot, viewer, [start, start + QPoint(10, 0), start + QPoint(40, 20)])  # 20, 10 image px at 2x
     assert project.annotations.get(new).bbox == pytest.approx((120, 110, 180, 150), abs=1)
+    # back in its tiles, drawn where it now is: no dragged item left, nothing left out of the tiles
+    assert viewer._drag_item is None and not viewer.shape_tiles.exclude and viewer.pending_shape_tiles == 0
+    drawn = {key: tile for key, (_, tile) in viewer._shape_items.items()}
+    assert any(new in tile.ids.tolist() for tile in drawn.values())
     corner = viewer.mapFromScene(180, 150)  # the bottom-right handle
     _drag(qtbot, viewer, [corner, corner + QPoint(20, 20)])
     assert project.annotations.get(new).bbox == pytest.approx((120, 110, 190, 160), abs=1)
