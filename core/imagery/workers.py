@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import cv2
+
 from .pyramid import TilePyramid
 from .shape_raster import Style, render_tile
 
@@ -25,7 +27,8 @@ _projects: dict[str, object] = {}
 
 
 def image_tile(image_path: str, checksum: str, cache_root: str, level: int, row: int, col: int) -> np.ndarray:
-    """Pyramid tile (level, row, col) of an image, RGB (built and cached on demand)."""
+    """Pyramid tile (level, row, col) of an image (built and cached on demand),
+    as B, G, R, 255 bytes: Qt's own 32-bit layout, shown with no conversion."""
     key = (image_path, checksum, cache_root)
     pyramid = _pyramids.get(key)
     if pyramid is None:
@@ -34,13 +37,21 @@ def image_tile(image_path: str, checksum: str, cache_root: str, level: int, row:
                 old.close()
             _pyramids.clear()
         pyramid = _pyramids[key] = TilePyramid(Path(image_path), checksum, Path(cache_root))
-    return pyramid.get_tile(level, row, col)
+    return cv2.cvtColor(pyramid.get_tile(level, row, col), cv2.COLOR_RGB2BGRA)
+
+
+def shape_tile_pixels(annotations, image_id: int, key: tuple, style: Style,
+                      exclude=frozenset()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`core.imagery.shape_raster.render_tile`, its pixels as
+    premultiplied B, G, R, A bytes (Qt's own layout)."""
+    rgba, ids, bounds = render_tile(annotations, image_id, key, style, exclude)
+    return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), ids, bounds
 
 
 def shape_tile(root: str, image_id: int, key: tuple, style: Style,
                exclude: frozenset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shape tile ``key`` of an image of the project at ``root``: see
-    :func:`core.imagery.shape_raster.render_tile`."""
+    :func:`shape_tile_pixels`."""
     from core.project import Project
 
     root = str(root)
@@ -50,7 +61,7 @@ def shape_tile(root: str, image_id: int, key: tuple, style: Style,
             old.close()
         _projects.clear()
         project = _projects[root] = Project.open(Path(root))
-    return render_tile(project.annotations, image_id, key, style, exclude)
+    return shape_tile_pixels(project.annotations, image_id, key, style, exclude)
 
 
 FUNCTIONS = {"image_tile": image_tile, "shape_tile": shape_tile}
@@ -86,15 +97,31 @@ class _InSlot:
     dtype: str
 
 
-def from_slot(sent: tuple[bool, tuple], slot: memoryview):
-    """The other side of :func:`_into_slot`: the result, its pixels copied out of ``slot``."""
+def from_slot(sent: tuple[bool, tuple], slot: memoryview, copy: bool = True):
+    """The other side of :func:`_into_slot`: the result, its pixels copied out
+    of ``slot`` (or, with ``copy=False``, a view of it, valid until the slot
+    is used again)."""
     whole, parts = sent
     parts = list(parts)
     for i, part in enumerate(parts):
         if isinstance(part, _InSlot):
             count = int(np.prod(part.shape))
-            parts[i] = np.frombuffer(slot, dtype=np.dtype(part.dtype), count=count).reshape(part.shape).copy()
+            parts[i] = np.frombuffer(slot, dtype=np.dtype(part.dtype), count=count).reshape(part.shape)
+            if copy:
+                parts[i] = parts[i].copy()
     return tuple(parts) if whole else parts[0]
+
+
+def _yield_to_the_gui() -> None:
+    """The GUI thread comes first: on a busy machine its frames never wait for
+    tiles.  On Linux this process runs only on time no one else wants
+    (SCHED_IDLE; a low nice value still leaves the GUI waiting a scheduler
+    slice now and then); elsewhere it is niced."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        if hasattr(os, "nice"):
+            os.nice(10)
 
 
 def serve(slots_path: str) -> int:
@@ -105,8 +132,7 @@ def serve(slots_path: str) -> int:
 
     import core.project  # noqa: F401  (now, while the studio is still opening; not at the first shape tile)
 
-    if hasattr(os, "nice"):
-        os.nice(10)  # the GUI thread comes first: on a busy machine its frames do not wait for tiles
+    _yield_to_the_gui()
     with open(slots_path, "r+b") as f:
         shared = memoryview(mmap.mmap(f.fileno(), 0))
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -12,7 +12,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from core.imagery.shape_raster import SIDE, Style, render_tile, tile_touches
+from core.imagery.shape_raster import SIDE, Style, tile_touches
+from core.imagery.workers import shape_tile_pixels
 
 from .workers import KeyedJobs
 
@@ -25,9 +26,10 @@ class ShapeTile:
 
 
 def _tile(drawn: tuple) -> ShapeTile:
-    rgba, ids, bounds = drawn
-    image = QImage(np.ascontiguousarray(rgba).data, SIDE, SIDE, 4 * SIDE,
-                   QImage.Format.Format_RGBA8888_Premultiplied).copy()
+    """A shape tile from its premultiplied B, G, R, A bytes (Qt's own layout: no conversion to show it)."""
+    bgra, ids, bounds = drawn
+    image = QImage(np.ascontiguousarray(bgra).data, SIDE, SIDE, 4 * SIDE,
+                   QImage.Format.Format_ARGB32_Premultiplied).copy()
     return ShapeTile(image, ids, bounds)
 
 
@@ -81,7 +83,7 @@ class ShapeTiles(QObject):
 
     def render_now(self, annotations, key: tuple) -> ShapeTile:
         """Draw ``key`` on the calling thread with ``annotations`` (the GUI's store)."""
-        tile = _tile(render_tile(annotations, self.image_id, key, self.style, self.exclude))
+        tile = _tile(shape_tile_pixels(annotations, self.image_id, key, self.style, self.exclude))
         self._pending.pop(key, None)  # a drawing under way is older than this one
         self._keep(key, tile)
         return tile

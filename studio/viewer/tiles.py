@@ -10,10 +10,11 @@ from PySide6.QtGui import QImage
 from .workers import KeyedJobs
 
 
-def to_qimage(arr: np.ndarray) -> QImage:
-    arr = np.ascontiguousarray(arr)
-    h, w = arr.shape[:2]
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+def to_qimage(bgra: np.ndarray) -> QImage:
+    """A tile's B, G, R, 255 bytes as Qt's RGB32 image (a pixmap of it needs no conversion)."""
+    bgra = np.ascontiguousarray(bgra)
+    h, w = bgra.shape[:2]
+    return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
 class TileLoader(QObject):

@@ -148,9 +148,9 @@ class TileWorkers(QObject):
             if sent is not None:
                 worker.jobs.remove(sent)
                 job, slot = sent
-                result = from_slot(result, worker.slot(slot)) if ok else RuntimeError(result)
+                # the pixels are read in place: each owner makes its QImage (a copy) at once, in _answer
+                job.owner._answer(job, from_slot(result, worker.slot(slot), copy=False) if ok else RuntimeError(result))
                 worker.free_slots.append(slot)
-                job.owner._answer(job, result)
         self._pump()
 
     def _died(self, worker: _Worker) -> None:
@@ -199,7 +199,7 @@ class KeyedJobs(QObject):
     arrives on the GUI thread (``result`` is an exception when one failed).
     Jobs no longer wanted are dropped before they start."""
 
-    done = Signal(object, object, object)
+    done = Signal(object, object, object)  # the pixels in a result are valid during the call only
 
     def __init__(self, lane: str, parent=None):
         super().__init__(parent)

@@ -32,8 +32,10 @@ def test_the_worker_decodes_image_tiles_and_draws_shape_tiles(tmp_path):
             ("shape_tile", (str(project.root), image_id, (0, 0, 0), style, frozenset())),
             ("image_tile", (str(tmp_path / "gone.png"), "x", str(pyramid.cache_root), 0, 0, 0)),
         ])
-        assert np.array_equal(tile, pixels[:256, 256:512])  # the second tile of the top row, exactly
-        rgba, ids, bounds = shapes
+        # the second tile of the top row, exactly, as B, G, R, 255 (Qt's own layout)
+        assert np.array_equal(tile[..., 2::-1], pixels[:256, 256:512]) and (tile[..., 3] == 255).all()
+        bgra, ids, bounds = shapes
         expected = render_tile(project.annotations, image_id, (0, 0, 0), style)
-        assert np.array_equal(rgba, expected[0]) and ids.tolist() == expected[1].tolist() and rgba[100, 100, 3] > 0
+        assert np.array_equal(bgra[..., [2, 1, 0, 3]], expected[0]) and ids.tolist() == expected[1].tolist()
+        assert tuple(bgra[100, 100]) == (0, 0, 50, 50)  # inside the red box: red fill, premultiplied
         assert isinstance(damaged, RuntimeError) and "gone.png" in str(damaged) and "\n" not in str(damaged)
