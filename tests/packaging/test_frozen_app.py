@@ -89,7 +89,7 @@ def test_the_frozen_binary_is_the_cli_the_worker_and_the_studio(frozen, tmp_path
     from core.imagery.workers import ask
     from core.project import Project
 
-    with Project.open(project) as opened:
+    with Project.open(boxes) as opened:  # the detection demo: boxes to draw
         image = next(im for im in opened.images.list() if opened.annotations.count(im.id))
         pyramid = TilePyramid.for_image(opened, image)
         tile, (rgba, ids, _) = ask([str(frozen / "tessera"), "tile-worker"], [
