@@ -113,15 +113,15 @@ def from_slot(sent: tuple[bool, tuple], slot: memoryview, copy: bool = True):
 
 
 def _yield_to_the_gui() -> None:
-    """The GUI thread comes first: on a busy machine its frames never wait for
-    tiles.  On Linux this process runs only on time no one else wants
-    (SCHED_IDLE; a low nice value still leaves the GUI waiting a scheduler
-    slice now and then); elsewhere it is niced."""
+    """The GUI thread comes first: its frames do not wait for tiles.  The
+    lowest priority, not SCHED_IDLE: beside a training job that keeps every
+    core busy, tiles still get drawn, slowly."""
+    import psutil
+
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        if hasattr(os, "nice"):
-            os.nice(10)
+        psutil.Process().nice(19 if hasattr(os, "nice") else psutil.IDLE_PRIORITY_CLASS)
+    except (psutil.Error, OSError):
+        pass
 
 
 def serve(slots_path: str) -> int:

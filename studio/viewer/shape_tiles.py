@@ -20,7 +20,7 @@ from .workers import KeyedJobs
 
 @dataclass
 class ShapeTile:
-    image: QImage
+    image: QImage | None  # None where no shape reaches in
     ids: np.ndarray  # the shapes drawn into it (those reaching into its margin too)
     bounds: np.ndarray  # their boxes, n x 4
 
@@ -28,6 +28,8 @@ class ShapeTile:
 def _tile(drawn: tuple) -> ShapeTile:
     """A shape tile from its premultiplied B, G, R, A bytes (Qt's own layout: no conversion to show it)."""
     bgra, ids, bounds = drawn
+    if not len(ids):
+        return ShapeTile(None, ids, bounds)
     image = QImage(np.ascontiguousarray(bgra).data, SIDE, SIDE, 4 * SIDE,
                    QImage.Format.Format_ARGB32_Premultiplied).copy()
     return ShapeTile(image, ids, bounds)

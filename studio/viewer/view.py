@@ -25,7 +25,7 @@ from .handles import handle_items, move_vertex, translate, vertices
 from .relations import relation_items
 from .shape_tiles import ShapeTile, ShapeTiles
 from .shapes import make_item
-from .tiles import TileLoader
+from .tiles import TileLoader, keep_tile_memory
 from .workers import start as start_workers
 
 DRAW_TOOLS = ("box", "polygon", "point", "brush", "eraser", "fill", "relation")
@@ -70,10 +70,12 @@ class ImageViewer(QGraphicsView):
         self.outline_width = 1.5
         self._tiles: dict[tuple, QGraphicsPixmapItem] = {}
         start_workers()  # now, not at the first tile
+        keep_tile_memory()
         self.shape_tiles = ShapeTiles(parent=self)
         self.shape_tiles.ready.connect(self._shape_tile_ready)
         self.shape_tiles.failed.connect(self._problem)
-        self._shape_items: dict[tuple, tuple[QGraphicsPixmapItem, ShapeTile]] = {}  # (level, row, col)
+        # (level, row, col) -> its pixmap item (None for a tile with no shape) and tile
+        self._shape_items: dict[tuple, tuple[QGraphicsPixmapItem | None, ShapeTile]] = {}
         self._shape_level = 0
         self._shape_wanted: set[tuple] = set()
         self._selection_items: list = []
@@ -132,7 +134,8 @@ class ImageViewer(QGraphicsView):
         if smooth != self._smooth:
             self._smooth = smooth
             for item in [*self._tiles.values(), *(placed[0] for placed in self._shape_items.values())]:
-                _set_mode(item, smooth)
+                if item is not None:
+                    _set_mode(item, smooth)
             self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             if smooth:
                 self.viewport().update()
@@ -599,11 +602,18 @@ class ImageViewer(QGraphicsView):
         if old is not None:
             if old[1] is tile:
                 return
-            self.scene().removeItem(old[0])
-        x1, y1, _, _ = tile_rect(*key)
-        item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9, self._smooth)
-        self.scene().addItem(item)
+            self._remove_shapes(key)
+        item = None
+        if tile.image is not None:  # an empty square needs no pixmap (nor its paint)
+            x1, y1, _, _ = tile_rect(*key)
+            item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9, self._smooth)
+            self.scene().addItem(item)
         self._shape_items[key] = (item, tile)
+
+    def _remove_shapes(self, key: tuple) -> None:
+        item = self._shape_items.pop(key)[0]
+        if item is not None:
+            self.scene().removeItem(item)
 
     def _shape_tile_ready(self, key: tuple, tile: ShapeTile) -> None:
         if self.image is not None and key in self._shape_wanted:
@@ -624,7 +634,7 @@ class ImageViewer(QGraphicsView):
         for key in list(self._shape_items):
             if key not in self._shape_wanted and (
                     key[0] == level or _covered(tile_rect(*key), view, size, SIDE * 2.0 ** level, drawn)):
-                self.scene().removeItem(self._shape_items.pop(key)[0])
+                self._remove_shapes(key)
 
     @property
     def pending_shape_tiles(self) -> int:

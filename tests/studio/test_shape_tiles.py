@@ -151,6 +151,10 @@ def test_a_damaged_image_is_one_line_and_its_shapes_still_show(tmp_path, qtbot):
     qtbot.waitUntil(lambda: bool(problems) and viewer.pending_shape_tiles == 0, timeout=20000)
     assert problems[0].startswith("a.png: tile (") and "\n" not in problems[0]
     assert viewer.shape_count == 1
+    # squares with no shape get no pixmap to paint
+    placed = list(viewer._shape_items.values())
+    assert all((item is None) == (len(tile.ids) == 0) for item, tile in placed)
+    assert any(item is None for item, _ in placed) and any(item is not None for item, _ in placed)
     viewer.detach()
     project.close()
 

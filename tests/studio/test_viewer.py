@@ -64,7 +64,8 @@ def _opaque_pixels(viewer) -> int:
     total = 0
     for key in viewer._shape_wanted:
         image = viewer.shape_tiles.current(key).image
-        total += int((np.frombuffer(image.constBits(), np.uint8)[3::4] > 128).sum())
+        if image is not None:  # (a square with no shape has no image)
+            total += int((np.frombuffer(image.constBits(), np.uint8)[3::4] > 128).sum())
     return total
 
 
