@@ -27,10 +27,21 @@ def keep_tile_memory() -> None:
     libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
 
 
-def to_qimage(bgra: np.ndarray) -> QImage:
-    """A tile's B, G, R, 255 bytes as Qt's RGB32 image (a pixmap of it needs no conversion)."""
+def to_qimage(arr: np.ndarray) -> QImage:
+    """An RGB array (h, w, 3) as a QImage of its own."""
+    arr = np.ascontiguousarray(arr)
+    h, w = arr.shape[:2]
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected RGB bytes (h, w, 3), got {arr.dtype} {arr.shape}")
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def tile_qimage(bgra: np.ndarray) -> QImage:
+    """A tile's B, G, R, 255 bytes (h, w, 4) as Qt's RGB32 image, which a pixmap takes with no conversion."""
     bgra = np.ascontiguousarray(bgra)
     h, w = bgra.shape[:2]
+    if bgra.ndim != 3 or bgra.shape[2] != 4 or bgra.dtype != np.uint8:
+        raise ValueError(f"expected B, G, R, A bytes (h, w, 4), got {bgra.dtype} {bgra.shape}")
     return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
@@ -71,7 +82,7 @@ class TileLoader(QObject):
         if isinstance(result, BaseException):  # a damaged file: say so, keep loading the others
             self.failed.emit(key, f"tile {key[1:]} not loaded: {result}")
             return
-        image = to_qimage(result)
+        image = tile_qimage(result)
         self._cache[key] = image
         while len(self._cache) > self.max_tiles:
             self._cache.popitem(last=False)

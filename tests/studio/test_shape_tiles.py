@@ -172,3 +172,15 @@ def test_a_tile_worker_that_cannot_start_is_one_line_not_a_hang(qtbot, monkeypat
     jobs.wait()
     assert len(answers) == 1 and isinstance(answers[0], RuntimeError)
     assert "does not start" in str(answers[0]) and pool.broken
+
+
+def test_images_from_arrays_refuse_the_wrong_layout():
+    """A wrong array layout is an error, not a read past its end (a crash)."""
+    from studio.viewer.tiles import tile_qimage, to_qimage
+
+    rgb, bgra = np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6, 4), np.uint8)
+    assert to_qimage(rgb).width() == 6 and tile_qimage(bgra).height() == 4
+    with pytest.raises(ValueError, match="RGB bytes"):
+        to_qimage(bgra)
+    with pytest.raises(ValueError, match="B, G, R, A"):
+        tile_qimage(rgb)
