@@ -36,9 +36,6 @@ class Style:
     predictions: bool = True
     width: int = 1
 
-    def color(self, class_id: int) -> tuple[int, int, int]:
-        return dict(self.colors).get(int(class_id), (255, 255, 255))
-
 
 def shown(shapes: dict, style: Style, exclude=frozenset()) -> np.ndarray:
     """Which of ``drawables_in_viewport``'s shapes the style draws."""
