@@ -64,7 +64,12 @@ def shape_tile(root: str, image_id: int, key: tuple, style: Style,
     return shape_tile_pixels(project.annotations, image_id, key, style, exclude)
 
 
-FUNCTIONS = {"image_tile": image_tile, "shape_tile": shape_tile}
+def ready() -> bool:
+    """The first job of a worker: it has started and imported all it needs."""
+    return True
+
+
+FUNCTIONS = {"image_tile": image_tile, "shape_tile": shape_tile, "ready": ready}
 
 
 SLOT_BYTES = 256 * 256 * 4  # the pixels of one tile, passed through shared memory

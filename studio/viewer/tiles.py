@@ -67,7 +67,7 @@ class TileLoader(QObject):
         if key not in self._jobs:
             _, level, row, col = key
             self._jobs.submit(key, None, "image_tile", str(pyramid.image_path), pyramid.checksum,
-                              str(pyramid.cache_root), level, row, col)
+                              str(pyramid.cache_root), level, row, col, here_until_ready=True)
         return None
 
     def retain(self, keys: list) -> None:

@@ -17,9 +17,9 @@ import struct
 import tempfile
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from core.imagery.workers import SLOT_BYTES, frame, from_slot
+from core.imagery.workers import FUNCTIONS, SLOT_BYTES, frame, from_slot
 from core.jobs.runner import cli_command
 
 
@@ -74,6 +74,7 @@ class TileWorkers(QObject):
         self._next_id = 0
         self._failed_starts = 0
         self.broken: str | None = None  # why no worker can be started (the jobs fail with it)
+        self.ready = False  # a worker has answered its first job (it has imported all it needs)
 
     def start(self) -> None:
         while len(self._workers) < self.count and self.broken is None:
@@ -81,6 +82,9 @@ class TileWorkers(QObject):
             if worker.started:
                 self._failed_starts = 0
                 self._workers.append(worker)
+                self._next_id += 1
+                self._queue.insert(0, _Job(self._next_id, _Ready(self), None, None, "ready", ()))
+                self._pump()
                 continue
             self._failed_starts += 1
             if self._failed_starts >= 3:  # not again at every frame
@@ -180,6 +184,16 @@ LANES = {"image": max(1, min(2, (os.cpu_count() or 2) - 2)), "shapes": 1}  # pro
 _pools: dict[str, TileWorkers] = {}
 
 
+class _Ready:
+    """The owner of a worker's first job: its answer says the lane is ready."""
+
+    def __init__(self, workers: TileWorkers):
+        self.workers = workers
+
+    def _answer(self, job: _Job, result) -> None:
+        self.workers.ready = self.workers.ready or result is True
+
+
 def pool(lane: str) -> TileWorkers:
     """The worker processes of this application for ``lane`` (started on first use)."""
     if lane not in _pools:
@@ -206,8 +220,20 @@ class KeyedJobs(QObject):
         self.lane = lane
         self._jobs: dict[object, _Job] = {}
 
-    def submit(self, key, tag, name: str, *args) -> None:
-        self._jobs[key] = pool(self.lane).submit(self, key, tag, name, args)
+    def submit(self, key, tag, name: str, *args, here_until_ready: bool = False) -> None:
+        """Run ``name(*args)`` in a worker; with ``here_until_ready``, on this
+        thread while the workers are still starting (the first view of a
+        session does not wait half a second for them to import)."""
+        workers = pool(self.lane)
+        if not (here_until_ready and not workers.ready):
+            self._jobs[key] = workers.submit(self, key, tag, name, args)
+            return
+        try:
+            result = FUNCTIONS[name](*args)
+        except Exception as exc:
+            result = RuntimeError(f"{type(exc).__name__}: {exc}")
+        job = self._jobs[key] = _Job(0, self, key, tag, name, args)
+        QTimer.singleShot(0, self, lambda: self._answer(job, result))  # as a worker's answer would come
 
     def _answer(self, job: _Job, result) -> None:
         if self._jobs.get(job.key) is job:

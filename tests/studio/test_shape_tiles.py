@@ -184,3 +184,25 @@ def test_images_from_arrays_refuse_the_wrong_layout():
         to_qimage(bgra)
     with pytest.raises(ValueError, match="B, G, R, A"):
         tile_qimage(rgb)
+
+
+def test_until_the_workers_are_ready_image_tiles_are_read_here(tmp_path, qtbot, monkeypatch):
+    """A session's first view does not wait for the workers to start: its
+    image tiles are read on the GUI thread until one has answered."""
+    from PIL import Image
+
+    from studio.viewer import workers
+
+    source = tmp_path / "a.png"
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(source)
+    monkeypatch.setattr(workers, "cli_command", lambda args: ["/nonexistent/tessera", *args])
+    never = workers.TileWorkers(1)
+    monkeypatch.setattr(workers, "pool", lambda lane: never)
+    jobs = workers.KeyedJobs("image")
+    answers = []
+    jobs.done.connect(lambda key, tag, result: answers.append(result))
+    jobs.submit("k", None, "image_tile", str(source), "c", str(tmp_path / "cache"), 0, 0, 0, here_until_ready=True)
+    assert not never.ready and not answers  # answered as a worker would be: by the event loop
+    qtbot.waitUntil(lambda: bool(answers), timeout=5000)
+    assert answers[0].shape == (200, 256, 4)  # the top-left tile of a 300 x 200 image
+    assert tuple(answers[0][0, 0]) == (30, 20, 10, 255)
