@@ -12,9 +12,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from core.imagery.shape_raster import SIDE, Style, tile_touches
+from core.imagery.shape_raster import Style, tile_touches
 from core.imagery.workers import shape_tile_pixels
 
+from .tiles import qimage_of
 from .workers import KeyedJobs
 
 
@@ -30,9 +31,8 @@ def _tile(drawn: tuple) -> ShapeTile:
     bgra, ids, bounds = drawn
     if not len(ids):
         return ShapeTile(None, ids, bounds)
-    image = QImage(np.ascontiguousarray(bgra).data, SIDE, SIDE, 4 * SIDE,
-                   QImage.Format.Format_ARGB32_Premultiplied).copy()
-    return ShapeTile(image, ids, bounds)
+    return ShapeTile(qimage_of(bgra, QImage.Format.Format_ARGB32_Premultiplied, "premultiplied B, G, R, A"),
+                     ids, bounds)
 
 
 class ShapeTiles(QObject):

@@ -27,22 +27,26 @@ def keep_tile_memory() -> None:
     libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
 
 
-def to_qimage(arr: np.ndarray) -> QImage:
-    """An RGB array (h, w, 3) as a QImage of its own."""
+def qimage_of(arr: np.ndarray, fmt: QImage.Format, layout: str) -> QImage:
+    """A QImage of its own (a copy) of a uint8 array (h, w, channels), its
+    bytes in ``fmt`` (3 channels for RGB888, 4 for the 32-bit formats); a
+    wrong layout is an error, not a read past the array's end."""
+    channels = 3 if fmt == QImage.Format.Format_RGB888 else 4
     arr = np.ascontiguousarray(arr)
+    if arr.ndim != 3 or arr.shape[2] != channels or arr.dtype != np.uint8:
+        raise ValueError(f"expected {layout} bytes (h, w, {channels}), got {arr.dtype} {arr.shape}")
     h, w = arr.shape[:2]
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"expected RGB bytes (h, w, 3), got {arr.dtype} {arr.shape}")
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(arr.data, w, h, channels * w, fmt).copy()
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """An RGB array (h, w, 3), as thumbnails are."""
+    return qimage_of(rgb, QImage.Format.Format_RGB888, "RGB")
 
 
 def tile_qimage(bgra: np.ndarray) -> QImage:
-    """A tile's B, G, R, 255 bytes (h, w, 4) as Qt's RGB32 image, which a pixmap takes with no conversion."""
-    bgra = np.ascontiguousarray(bgra)
-    h, w = bgra.shape[:2]
-    if bgra.ndim != 3 or bgra.shape[2] != 4 or bgra.dtype != np.uint8:
-        raise ValueError(f"expected B, G, R, A bytes (h, w, 4), got {bgra.dtype} {bgra.shape}")
-    return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
+    """A tile's B, G, R, 255 bytes as Qt's RGB32 image, which a pixmap takes with no conversion."""
+    return qimage_of(bgra, QImage.Format.Format_RGB32, "B, G, R, A")
 
 
 class TileLoader(QObject):

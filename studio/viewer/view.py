@@ -551,12 +551,12 @@ class ImageViewer(QGraphicsView):
         self.loader.retain(keys)
         for key in [k for k in self._tiles if k[1] == self._level and k not in wanted]:
             self.scene().removeItem(self._tiles.pop(key))
-        self._drop_covered_levels(wanted, x1, y1, x2, y2)
+        self._drop_covered_levels(x1, y1, x2, y2)
         self._refresh_shapes(x1, y1, x2, y2, scale)
         self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": self.shape_count,
                                "tiles": len(self._tiles), "shape_tiles": len(self._shape_wanted)})
 
-    def _drop_covered_levels(self, wanted: set, x1: float, y1: float, x2: float, y2: float) -> None:
+    def _drop_covered_levels(self, x1: float, y1: float, x2: float, y2: float) -> None:
         """Other levels' tiles stay as a backdrop where the current level has
         not loaded yet, and only where they are in view (each layer drawn
         twice over costs a frame a few milliseconds)."""
