@@ -5,8 +5,10 @@
 Reports time to first paint, frame time p50 / p95 over a scripted pan-and-zoom
 sequence (a frame: the view moves, shows the image and shape tiles it has and
 asks for the others, which the tile worker processes draw and which arrive
-over the next frames; how many frames ended with some still to come, and the
-mean share of the view's shape tiles drawn at the frame's end), resident
+over the next frames; how many frames ended with some still to come, the
+mean share of the view's shape tiles drawn at the frame's end, and the share
+showing shapes, those of the previous zoom counted, as they stay until the
+new zoom's arrive), resident
 memory after it (the GUI process and the tile workers), and the same sequence
 with every shape loaded as a QGraphicsItem up front (the naive canvas) as
 ratios.  The sequence runs twice: frames back to back (the GUI thread never
@@ -129,7 +131,7 @@ def run(project, image, steps: int, naive: bool, paced: bool = False) -> dict:
         app.processEvents()
     viewer.viewport().repaint()
     first_whole = time.perf_counter() - t0
-    frames, partial, coverage, stalls = [], 0, [], [0.0]
+    frames, partial, coverage, shown, stalls = [], 0, [], [], [0.0]
     for scale, centre in script(steps):
         t = time.perf_counter()
         viewer.set_view(scale, centre)
@@ -144,6 +146,7 @@ def run(project, image, steps: int, naive: bool, paced: bool = False) -> dict:
         if not naive:  # shape tiles still arriving over the next frames
             partial += viewer.pending_shape_tiles > 0
             coverage.append(1 - viewer.pending_shape_tiles / max(1, len(viewer._shape_wanted)))
+            shown.append(viewer.shapes_shown_share)
     viewer.loader.wait()
     viewer.shape_tiles.wait()
     app.processEvents()
@@ -154,6 +157,7 @@ def run(project, image, steps: int, naive: bool, paced: bool = False) -> dict:
            "frame_p95_ms": round(float(np.percentile(ms, 95)), 2), "frames": len(frames),
            "frames_with_shapes_still_arriving": partial,
            "shape_tiles_drawn_share_mean": round(float(np.mean(coverage)), 3) if coverage else None,
+           "shape_tiles_shown_share_mean": round(float(np.mean(shown)), 3) if shown else None,
            "longest_event_stall_between_frames_ms": round(max(stalls) * 1000, 2) if paced else None,
            "rss_mb_after": round(rss_mb(), 1), "tile_workers_rss_mb": round(workers_rss_mb(), 1),
            "cached_tiles": len(viewer.loader), "cached_shape_tiles": len(viewer.shape_tiles),

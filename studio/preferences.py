@@ -15,7 +15,7 @@ from core.imagery.pyramid import TILE
 
 THEMES = ("light", "dark")
 DEVICES = ("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:all")
-TILE_BYTES = TILE * TILE * 3  # a cached tile: RGB888
+TILE_BYTES = TILE * TILE * 4  # a cached tile: 32-bit
 
 
 def settings() -> QSettings:

@@ -32,6 +32,9 @@ class ImageSource:
     width: int
     height: int
     path: Path
+    #: A region costs only the file's own tiles it touches (a tiled TIFF): such
+    #: regions are read again rather than cached, which would be slower.
+    reads_by_tile: bool = False
 
     def read_region(self, x: int, y: int, w: int, h: int) -> np.ndarray:
         raise NotImplementedError
@@ -80,6 +83,8 @@ def _scale_to_uint8(arr: np.ndarray) -> np.ndarray:
 class TiledTiffSource(ImageSource):
     """Reads the tiles of a tiled TIFF on demand, at full resolution and at
     the file's own reduced levels (pyramidal TIFF, e.g. SubIFDs) when it has them."""
+
+    reads_by_tile = True
 
     def __init__(self, path: Path, tif, pages: list):
         self.path, self._tif, self._pages = path, tif, pages

@@ -58,6 +58,13 @@ class ImageViewer(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.setBackgroundBrush(QColor("#20252b"))
+        # No scroll bars: panning drags the image and the minimap shows where the
+        # view is; bars would be repainted at every step of a pan or zoom (in the
+        # Fusion style a sixth of a frame's work).
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # the view paints every pixel itself (its background brush first): Qt need not clear them before
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.loader = loader or TileLoader(parent=self)
         self.loader.tileReady.connect(self._tile_ready)
         self.loader.failed.connect(lambda key, text: self._problem(text))
@@ -157,10 +164,15 @@ class ImageViewer(QGraphicsView):
     def set_view(self, scale: float, center: tuple[float, float] | None = None) -> None:
         """Show the image at ``scale`` screen pixels per image pixel around ``center``."""
         self._fit_pending = False
+        zoomed = not math.isclose(scale, self.scale_factor, rel_tol=1e-9)
+        if zoomed:  # every pixel of the view changes: moving the old ones first (a scroll) would be wasted
+            self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.resetTransform()
         self.scale(scale, scale)
         if center is not None:
             self.centerOn(*center)
+        if zoomed:
+            self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.schedule()
 
     def detach(self) -> None:
@@ -641,6 +653,29 @@ class ImageViewer(QGraphicsView):
         """How many of the view's shape tiles are still being drawn (or redrawn)."""
         return sum(1 for key in self._shape_wanted if key not in self._shape_items
                    or self._shape_items[key][1] is not self.shape_tiles.current(key))
+
+    @property
+    def shapes_shown_share(self) -> float:
+        """The share of the view's shape tiles whose square shows its shapes:
+        drawn at this zoom, or (until they are) at another zoom as a backdrop."""
+        if not self._shape_wanted:
+            return 1.0
+        r = self.visible_rect()
+        view, size = (r.left(), r.top(), r.right(), r.bottom()), (self.image.width, self.image.height)
+        others: dict[int, set] = {}
+        for level, row, col in self._shape_items:
+            if level != self._shape_level:
+                others.setdefault(level, set()).add((row, col))
+
+        def shown(key: tuple) -> bool:
+            placed = self._shape_items.get(key)
+            if placed is not None:
+                return True
+            rect = tile_rect(*key)
+            return any(_covered(rect, view, size, SIDE * 2.0 ** level, lambda r_, c_: (r_, c_) in keys)
+                       for level, keys in others.items())
+
+        return sum(map(shown, self._shape_wanted)) / len(self._shape_wanted)
 
     def settle(self) -> None:
         """Finish the view now: refresh, and draw every shape tile it still

@@ -4,9 +4,10 @@ image tiles are decoded and shape tiles drawn there (``tessera tile-worker``,
 decoding thread for its interpreter lock.  The GUI side has no thread either:
 jobs wait in a queue here, each process gets a few at a time, and answers
 are read by the event loop as they come (a job not yet sent is cancelled by
-dropping it).  Image tiles and shape tiles have processes of their own, so a
-slow first build of an image's pyramid never holds its shapes back.  They
-start with the first viewer, so a first image rarely waits for them."""
+dropping it).  Image tiles and shape tiles are lanes with processes of their
+own, so a slow first build of an image's pyramid never holds its shapes
+back; a process with nothing of its lane to do helps the other.  They start
+with the first viewer, so a first image rarely waits for them."""
 from __future__ import annotations
 
 import atexit
@@ -37,7 +38,8 @@ class _Job:
 
 
 class _Worker:
-    def __init__(self, pool: "TileWorkers"):
+    def __init__(self, pool: "TileWorkers", lane: str):
+        self.lane = lane  # the jobs it takes first; it takes the other lanes' when it has none
         # the pixels of its answers come through a file both map (a slot per job under way)
         handle, self.slots_path = tempfile.mkstemp(prefix="tessera-tiles-")
         os.ftruncate(handle, IN_FLIGHT * SLOT_BYTES)
@@ -66,40 +68,48 @@ class _Worker:
 
 
 class TileWorkers(QObject):
-    def __init__(self, count: int):
+    """Worker processes in lanes: ``counts`` says how many take each lane's
+    jobs first.  A worker with none of its own lane's jobs waiting takes a
+    few of another's (the image lane's worker, idle once an image's tiles
+    are read, draws shapes; a slow pyramid build still leaves the shape
+    workers most of their time)."""
+
+    def __init__(self, counts: dict[str, int]):
         super().__init__()
-        self.count = count
+        self.counts = dict(counts)
         self._workers: list[_Worker] = []
-        self._queue: list[_Job] = []
+        self._queues: dict[str, list[_Job]] = {lane: [] for lane in counts}
         self._next_id = 0
         self._failed_starts = 0
         self.broken: str | None = None  # why no worker can be started (the jobs fail with it)
         self.ready = False  # a worker has answered its first job (it has imported all it needs)
 
     def start(self) -> None:
-        while len(self._workers) < self.count and self.broken is None:
-            worker = _Worker(self)
-            if worker.started:
-                self._failed_starts = 0
-                self._workers.append(worker)
-                self._next_id += 1
-                self._queue.insert(0, _Job(self._next_id, _Ready(self), None, None, "ready", ()))
-                self._pump()
-                continue
-            self._failed_starts += 1
-            if self._failed_starts >= 3:  # not again at every frame
-                self.broken = f"the tile worker does not start ({worker.process.errorString()})"
-            worker.close()
-            break
+        for lane, count in self.counts.items():
+            while sum(w.lane == lane for w in self._workers) < count and self.broken is None:
+                worker = _Worker(self, lane)
+                if worker.started:
+                    self._failed_starts = 0
+                    self._workers.append(worker)
+                    self._next_id += 1
+                    self._queues[lane].insert(0, _Job(self._next_id, _Ready(self), None, None, "ready", ()))
+                    self._pump()
+                    continue
+                self._failed_starts += 1
+                if self._failed_starts >= 3:  # not again at every frame
+                    self.broken = f"the tile worker does not start ({worker.process.errorString()})"
+                worker.close()
+                break
         if self.broken is not None and not self._workers:
-            queued, self._queue = self._queue, []
-            for job in queued:
-                job.owner._answer(job, RuntimeError(self.broken))
+            for queue in self._queues.values():
+                queued, queue[:] = list(queue), []
+                for job in queued:
+                    job.owner._answer(job, RuntimeError(self.broken))
 
-    def submit(self, owner: "KeyedJobs", key, tag, name: str, args: tuple) -> _Job:
+    def submit(self, owner: "KeyedJobs", lane: str, key, tag, name: str, args: tuple) -> _Job:
         self._next_id += 1
         job = _Job(self._next_id, owner, key, tag, name, args)
-        self._queue.append(job)
+        self._queues[lane].append(job)
         self.start()
         self._pump()
         return job
@@ -107,11 +117,13 @@ class TileWorkers(QObject):
     def drop(self, jobs: list[_Job]) -> None:
         """Forget these jobs if they are still queued."""
         gone = {j.id for j in jobs}
-        self._queue = [j for j in self._queue if j.id not in gone]
+        for queue in self._queues.values():
+            queue[:] = [j for j in queue if j.id not in gone]
 
     def reorder(self, rank) -> None:
         """Sort the queued jobs by ``rank(job)`` (stable)."""
-        self._queue.sort(key=rank)
+        for queue in self._queues.values():
+            queue.sort(key=rank)
 
     def under_way(self, job: _Job) -> bool:
         return any(job is j for w in self._workers for j, _ in w.jobs)
@@ -119,7 +131,8 @@ class TileWorkers(QObject):
     def wait(self, jobs: list[_Job]) -> None:
         """Until these jobs have answered (their answers are delivered meanwhile)."""
         ids = {j.id for j in jobs}
-        while any(j.id in ids for j in self._queue) or any(j.id in ids for w in self._workers for j, _ in w.jobs):
+        while (any(j.id in ids for queue in self._queues.values() for j in queue)
+               or any(j.id in ids for w in self._workers for j, _ in w.jobs)):
             busy = [w for w in self._workers if w.jobs]
             if not busy:
                 self.start()  # again, if one stopped
@@ -131,12 +144,25 @@ class TileWorkers(QObject):
                 elif worker.process.state() == QProcess.ProcessState.NotRunning:
                     self._died(worker)
 
+    def _next_for(self, worker: _Worker) -> _Job | None:
+        """Its own lane's next job; else, with few of its jobs under way, another lane's."""
+        if self._queues[worker.lane]:
+            return self._queues[worker.lane].pop(0)
+        if len(worker.jobs) < BORROWED:
+            for queue in self._queues.values():
+                if queue:
+                    return queue.pop(0)
+        return None
+
     def _pump(self) -> None:
         """Keep each worker a few jobs ahead: it works on while the GUI thread is busy
         (and a queued job can still be dropped)."""
         for worker in self._workers:
-            while worker.free_slots and self._queue and worker.process.state() != QProcess.ProcessState.NotRunning:
-                job, slot = self._queue.pop(0), worker.free_slots.pop()
+            while worker.free_slots and worker.process.state() != QProcess.ProcessState.NotRunning:
+                job = self._next_for(worker)
+                if job is None:
+                    break
+                slot = worker.free_slots.pop()
                 worker.jobs.append((job, slot))
                 worker.process.write(frame((job.id, job.name, job.args, slot)))
 
@@ -169,7 +195,8 @@ class TileWorkers(QObject):
 
     def stop(self) -> None:
         """End the workers (they also end by themselves when this process does: their stdin closes)."""
-        for worker in self._workers:
+        workers, self._workers = self._workers, []  # (one that ends is not "died" then)
+        for worker in workers:
             try:
                 worker.process.closeWriteChannel()
                 if not worker.process.waitForFinished(2000):
@@ -177,11 +204,17 @@ class TileWorkers(QObject):
             except RuntimeError:  # Qt has already deleted it, at exit
                 pass
             worker.close()
-        self._workers.clear()
 
 
-LANES = {"image": max(1, min(2, (os.cpu_count() or 2) - 2)), "shapes": 1}  # processes of each lane
-_pools: dict[str, TileWorkers] = {}
+def lane_counts(cores: int) -> dict[str, int]:
+    """Processes per lane: one for image tiles (reading a tiled file's tiles
+    is quick) and, for shapes (the slow part), one per two cores beyond the
+    GUI's and the image worker's, up to three."""
+    return {"image": 1, "shapes": max(1, min(3, (cores - 2) // 2))}
+
+
+BORROWED = 2  # another lane's jobs a worker takes at a time (its own lane's may come meanwhile)
+_pool: TileWorkers | None = None
 
 
 class _Ready:
@@ -194,18 +227,18 @@ class _Ready:
         self.workers.ready = self.workers.ready or result is True
 
 
-def pool(lane: str) -> TileWorkers:
-    """The worker processes of this application for ``lane`` (started on first use)."""
-    if lane not in _pools:
-        _pools[lane] = TileWorkers(LANES[lane])
-        _pools[lane].start()
-        atexit.register(_pools[lane].stop)
-    return _pools[lane]
+def pool() -> TileWorkers:
+    """This application's tile worker processes (started on first use)."""
+    global _pool
+    if _pool is None:
+        _pool = TileWorkers(lane_counts(os.cpu_count() or 2))
+        _pool.start()
+        atexit.register(_pool.stop)
+    return _pool
 
 
 def start() -> None:
-    for lane in LANES:
-        pool(lane)
+    pool()
 
 
 class KeyedJobs(QObject):
@@ -224,9 +257,9 @@ class KeyedJobs(QObject):
         """Run ``name(*args)`` in a worker; with ``here_until_ready``, on this
         thread while the workers are still starting (the first view of a
         session does not wait half a second for them to import)."""
-        workers = pool(self.lane)
+        workers = pool()
         if not (here_until_ready and not workers.ready):
-            self._jobs[key] = workers.submit(self, key, tag, name, args)
+            self._jobs[key] = workers.submit(self, self.lane, key, tag, name, args)
             return
         try:
             result = FUNCTIONS[name](*args)
@@ -247,7 +280,7 @@ class KeyedJobs(QObject):
         """Drop the queued jobs of keys not in ``keys`` and queue the others in
         its order (the middle of the view first: a fast pan or zoom does not
         wait for tiles it has left); returns the keys still under way."""
-        workers = pool(self.lane)
+        workers = pool()
         rank = {key: i for i, key in enumerate(keys)}
         gone = [job for key, job in self._jobs.items() if key not in rank and not workers.under_way(job)]
         workers.drop(gone)
@@ -257,11 +290,11 @@ class KeyedJobs(QObject):
         return list(self._jobs)
 
     def cancel(self) -> None:
-        pool(self.lane).drop(list(self._jobs.values()))
+        pool().drop(list(self._jobs.values()))
         self._jobs.clear()
 
     def wait(self) -> None:
-        pool(self.lane).wait(list(self._jobs.values()))
+        pool().wait(list(self._jobs.values()))
 
     def __contains__(self, key) -> bool:
         return key in self._jobs

@@ -63,7 +63,9 @@ def test_pyramid_levels_and_tiles(tiled, tmp_path):
     assert top.shape[:2] == (-(-1000 // 8), -(-1300 // 8))
     expected = data[:2, :2].astype(float).mean(axis=(0, 1))
     assert np.allclose(pyr.get_tile(1, 0, 0)[0, 0], expected, atol=1)
-    assert (tmp_path / "cache" / "pyramids" / "abc" / "0" / "1_2.png").is_file()
+    cache = tmp_path / "cache" / "pyramids" / "abc"
+    assert (cache / "1" / "0_0.png").is_file()  # built by averaging level 0: cached
+    assert not (cache / "0").exists()  # the file's own tiles: read again, not cached
     region = pyr.read_level_region(1, 100, 100, 300, 50)
     assert region.shape == (50, 300, 3)
     thumb = pyr.thumbnail(128)
@@ -73,9 +75,9 @@ def test_pyramid_levels_and_tiles(tiled, tmp_path):
 def test_damaged_cache_tile_is_rebuilt(tiled, tmp_path):
     path, data = tiled
     pyr = TilePyramid(path, "abc", tmp_path / "cache")
-    pyr.get_tile(0, 0, 0)
-    pyr.tile_path(0, 0, 0).write_bytes(b"garbage")
-    assert np.array_equal(pyr.get_tile(0, 0, 0), data[:256, :256])
+    built = pyr.get_tile(1, 0, 0)
+    pyr.tile_path(1, 0, 0).write_bytes(b"garbage")
+    assert np.array_equal(pyr.get_tile(1, 0, 0), built)
 
 
 def test_tile_grid_covers_the_image():
@@ -106,3 +108,4 @@ def test_pyramidal_tiff_levels_are_used_without_decoding_full_resolution(tmp_pat
     assert np.array_equal(pyr.get_tile(2, 0, 0), quarter)
     assert np.array_equal(pyr.get_tile(1, 1, 0), half[256:512, :256])
     assert 0 not in calls and pyr.thumbnail(128).shape[:2] == (128, 128)
+    assert not (tmp_path / "cache" / "pyramids" / "p" / "2").exists()  # the file's own level: not cached

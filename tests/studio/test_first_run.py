@@ -46,7 +46,7 @@ def test_settings_are_stored_and_used(window, qtbot):
     prefs = Preferences(device="cpu", workers=0, cache_mb=64, theme="dark")
     window.apply_preferences(prefs)
     assert Preferences.load() == prefs
-    assert window.viewer.loader.max_tiles == 64 * 2**20 // (256 * 256 * 3)
+    assert window.viewer.loader.max_tiles == 64 * 2**20 // (256 * 256 * 4)
     form = window.training.new_job("segmentation")
     assert form.fields["device"].read() == "cpu" and form.fields["workers"].read() == "0"
     from PySide6.QtGui import QPalette

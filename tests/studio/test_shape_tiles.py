@@ -163,9 +163,9 @@ def test_a_tile_worker_that_cannot_start_is_one_line_not_a_hang(qtbot, monkeypat
     from studio.viewer import workers
 
     monkeypatch.setattr(workers, "cli_command", lambda args: ["/nonexistent/tessera", *args])
-    pool = workers.TileWorkers(1)
+    pool = workers.TileWorkers({"image": 1})
     jobs = workers.KeyedJobs("image")
-    monkeypatch.setattr(workers, "pool", lambda lane: pool)
+    monkeypatch.setattr(workers, "pool", lambda: pool)
     answers = []
     jobs.done.connect(lambda key, tag, result: answers.append(result))
     jobs.submit("k", None, "image_tile", "a.png", "x", "/tmp", 0, 0, 0)
@@ -196,8 +196,8 @@ def test_until_the_workers_are_ready_image_tiles_are_read_here(tmp_path, qtbot, 
     source = tmp_path / "a.png"
     Image.new("RGB", (300, 200), (10, 20, 30)).save(source)
     monkeypatch.setattr(workers, "cli_command", lambda args: ["/nonexistent/tessera", *args])
-    never = workers.TileWorkers(1)
-    monkeypatch.setattr(workers, "pool", lambda lane: never)
+    never = workers.TileWorkers({"image": 1})
+    monkeypatch.setattr(workers, "pool", lambda: never)
     jobs = workers.KeyedJobs("image")
     answers = []
     jobs.done.connect(lambda key, tag, result: answers.append(result))
@@ -206,3 +206,27 @@ def test_until_the_workers_are_ready_image_tiles_are_read_here(tmp_path, qtbot, 
     qtbot.waitUntil(lambda: bool(answers), timeout=5000)
     assert answers[0].shape == (200, 256, 4)  # the top-left tile of a 300 x 200 image
     assert tuple(answers[0][0, 0]) == (30, 20, 10, 255)
+
+
+def test_a_worker_with_nothing_of_its_lane_to_do_takes_another_lanes_jobs(qtbot, monkeypatch):
+    """The image lane's process, idle once an image's tiles are read, draws shapes too."""
+    from studio.viewer import workers
+
+    only_images = workers.TileWorkers({"image": 1, "shapes": 0})
+    monkeypatch.setattr(workers, "pool", lambda: only_images)
+    jobs = workers.KeyedJobs("shapes")
+    answers = []
+    jobs.done.connect(lambda key, tag, result: answers.append((key, result)))
+    for key in range(5):
+        jobs.submit(key, None, "ready")
+    qtbot.waitUntil(lambda: len(answers) == 5, timeout=30000)
+    assert sorted(answers) == [(k, True) for k in range(5)]
+    assert [w.lane for w in only_images._workers] == ["image"]
+    only_images.stop()
+
+
+def test_lanes_grow_with_the_cores_for_shapes():
+    from studio.viewer.workers import lane_counts
+
+    assert lane_counts(2) == lane_counts(4) == {"image": 1, "shapes": 1}
+    assert lane_counts(8) == {"image": 1, "shapes": 3} and lane_counts(64)["shapes"] == 3

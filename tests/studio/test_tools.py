@@ -220,3 +220,24 @@ def test_predicted_pairs_hide_with_the_predictions_and_are_accepted(window, qtbo
     window.undo_stack.undo()
     undone = next(p for p in project.relations.pairs(image.id) if p.id == pair_id)
     assert undone.source == "model" and undone.labels == {"conversation": 0.83}
+
+
+def test_dragging_the_image_pans_it_with_no_scroll_bars(window, qtbot):
+    """The pan tool drags the image; the view has no scroll bars (the minimap
+    shows where it is) to repaint at every step."""
+    from PySide6.QtCore import QPointF
+
+    viewer = window.viewer
+    large = _open(window, qtbot, lambda im: im.name == "large.tif")
+    window.set_tool("pan")
+    viewer.set_view(1.0, (1024, 1024))
+    qtbot.wait(30)
+    assert not viewer.horizontalScrollBar().isVisible() and not viewer.verticalScrollBar().isVisible()
+    port = viewer.viewport().rect()
+    start = next(QPoint(x, y) for x in range(40, port.width() - 40, 25) for y in range(40, port.height() - 40, 25)
+                 if viewer._shape_at(viewer.mapToScene(QPoint(x, y))) is None)  # a spot with no shape
+    before = viewer.visible_rect().center()
+    _drag(qtbot, viewer, [start, start - QPoint(60, 0), start - QPoint(120, 50)])
+    moved = viewer.visible_rect().center() - before
+    assert moved == QPointF(120, 50) or (abs(moved.x() - 120) <= 1 and abs(moved.y() - 50) <= 1)
+    assert viewer.image.id == large.id and viewer.selected == set()

@@ -123,11 +123,19 @@ def test_shapes_are_drawn_as_tiles_off_the_ui_thread_at_every_zoom(window, qtbot
     viewer.set_selection({chosen})
     shapes = [item for item in viewer.scene().items() if item.data(0) is not None]
     assert [item.data(0) for item in shapes] == [chosen] and len(others) < 10  # relations and the like, no shapes
+    assert viewer.shapes_shown_share == 1.0
+    viewer.set_view(0.55, (large.width / 2, large.height / 2))  # zoomed in: 1/2 scale tiles, none drawn yet
+    viewer.refresh()
+    assert viewer.pending_shape_tiles == len(viewer._shape_wanted) > 0
+    assert viewer.shapes_shown_share == 1.0  # meanwhile the previous zoom's tiles show the shapes
     viewer.set_view(4.0, (large.width / 2, large.height / 2))
     _settle(qtbot, viewer)
     rect = viewer.visible_rect()
     assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
         large.id, rect.left(), rect.top(), rect.right(), rect.bottom(), viewer.min_size))
+    viewer.set_view(0.12, (large.width / 2, large.height / 2))  # far out: the close zoom's tiles cover too little
+    viewer.refresh()
+    assert viewer.pending_shape_tiles > 0 and viewer.shapes_shown_share == 0.0
 
 
 def test_an_edit_redraws_only_the_tiles_it_touches_at_once(window, qtbot):
