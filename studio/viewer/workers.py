@@ -138,8 +138,11 @@ class TileWorkers(QObject):
                 self.start()  # again, if one stopped
                 self._pump()  # (if none can start, start() has answered the jobs with why)
                 continue
-            for worker in busy:
-                if worker.process.waitForReadyRead(50):
+            # the workers holding these jobs first (else any: a free slot lets a queued one go);
+            # briefly each, so one busy with a long job does not keep the others' answers waiting
+            holders = [w for w in busy if any(j.id in ids for j, _ in w.jobs)] or busy
+            for worker in holders:
+                if worker.process.waitForReadyRead(5):
                     self._read(worker)
                 elif worker.process.state() == QProcess.ProcessState.NotRunning:
                     self._died(worker)
@@ -213,7 +216,7 @@ def lane_counts(cores: int) -> dict[str, int]:
     return {"image": 1, "shapes": max(1, min(3, (cores - 2) // 2))}
 
 
-BORROWED = 2  # another lane's jobs a worker takes at a time (its own lane's may come meanwhile)
+BORROWED = 1  # another lane's jobs a worker takes at a time (its own lane's may come meanwhile: they wait for one at most)
 _pool: TileWorkers | None = None
 
 
