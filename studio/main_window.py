@@ -22,6 +22,7 @@ from .preferences import Preferences, SettingsDialog, apply_theme, settings
 from .training.models_panel import ModelsPanel
 from .training.panel import TrainingPanel
 from .viewer import ImageViewer
+from .viewer.view import view_state_text
 from .widgets.class_palette import ClassPalette
 from .widgets.help_overlay import HelpOverlay
 from .widgets.image_list import ImageList
@@ -475,8 +476,7 @@ class MainWindow(QMainWindow):
 
     def _show_view_state(self, state: dict) -> None:
         self.minimap.set_view(self.viewer.visible_rect())
-        self.status.setText(f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {state['shapes']} shapes  "
-                            f"{state['tiles']} tiles")
+        self.status.setText(view_state_text(state))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

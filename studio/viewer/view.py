@@ -35,7 +35,7 @@ STILL_MS = 150  # a view unchanged this long is drawn smooth again
 
 
 class ImageViewer(QGraphicsView):
-    viewChanged = Signal(dict)  # {"scale", "level", "shapes", "tiles"}
+    viewChanged = Signal(dict)  # {"scale", "level", "shapes", "min_size", "tiles", "shape_tiles"}
     boxDrawn = Signal(float, float, float, float)  # x1, y1, x2, y2 in image pixels
     polygonDrawn = Signal(list)  # [(x, y), ...] in image pixels
     pointDrawn = Signal(float, float)
@@ -566,6 +566,7 @@ class ImageViewer(QGraphicsView):
         self._drop_covered_levels(x1, y1, x2, y2)
         self._refresh_shapes(x1, y1, x2, y2, scale)
         self.viewChanged.emit({"scale": scale, "level": self._level, "shapes": self.shape_count,
+                               "min_size": self.min_size,
                                "tiles": len(self._tiles), "shape_tiles": len(self._shape_wanted)})
 
     def _drop_covered_levels(self, x1: float, y1: float, x2: float, y2: float) -> None:
@@ -780,6 +781,14 @@ class ImageViewer(QGraphicsView):
                 parts.append(placed[1].ids[(b[:, 0] <= r.right()) & (b[:, 2] >= r.left())
                                            & (b[:, 1] <= r.bottom()) & (b[:, 3] >= r.top())])
         return set(np.concatenate(parts).tolist()) if parts else set()
+
+
+def view_state_text(state: dict) -> str:
+    """The status bar's line for ``viewChanged``: zoom, level, what is drawn
+    and, zoomed out, which shapes are too small to be."""
+    small = f" (under {state['min_size']:.0f} px: zoom in)" if state.get("min_size", 0) > 1 else ""
+    return (f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {state['shapes']} shapes{small}  "
+            f"{state['tiles']} tiles")
 
 
 def _set_mode(item, smooth: bool) -> None:

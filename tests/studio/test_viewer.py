@@ -117,7 +117,7 @@ def test_shapes_are_drawn_as_tiles_off_the_ui_thread_at_every_zoom(window, qtbot
     rect = viewer.visible_rect()
     assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
         large.id, rect.left(), rect.top(), rect.right(), rect.bottom(), viewer.min_size)) != set()
-    assert viewer.min_size == 16
+    assert viewer.min_size == 16 and "shapes (under 16 px: zoom in)" in window.status.text()
     others = [item for item in viewer.scene().items() if not isinstance(item, QGraphicsPixmapItem)]
     chosen = next(iter(viewer.shape_ids()))
     viewer.set_selection({chosen})
@@ -130,6 +130,7 @@ def test_shapes_are_drawn_as_tiles_off_the_ui_thread_at_every_zoom(window, qtbot
     assert viewer.shapes_shown_share == 1.0  # meanwhile the previous zoom's tiles show the shapes
     viewer.set_view(4.0, (large.width / 2, large.height / 2))
     _settle(qtbot, viewer)
+    assert "zoom in" not in window.status.text()  # every shape drawn, however small
     rect = viewer.visible_rect()
     assert viewer.shape_ids() == set(window.project.annotations.ids_in_viewport(
         large.id, rect.left(), rect.top(), rect.right(), rect.bottom(), viewer.min_size))
