@@ -786,7 +786,7 @@ class ImageViewer(QGraphicsView):
 def view_state_text(state: dict) -> str:
     """The status bar's line for ``viewChanged``: zoom, level, what is drawn
     and, zoomed out, which shapes are too small to be."""
-    small = f" (under {state['min_size']:.0f} px: zoom in)" if state.get("min_size", 0) > 1 else ""
+    small = f" (under {state['min_size']:.0f} px: zoom in)" if state.get("min_size", 0) > 4 else ""
     return (f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {state['shapes']} shapes{small}  "
             f"{state['tiles']} tiles")
 
