@@ -47,3 +47,15 @@ def lod_min_size(scale: float, screen_pixels: float = 4.0) -> float:
     """Shapes smaller than this many image pixels are under ``screen_pixels``
     on screen and are not drawn."""
     return screen_pixels / scale if scale > 0 else float("inf")
+
+
+def covered(rect: tuple, view: tuple, size: tuple, side: float, placed) -> bool:
+    """Whether the part of ``rect`` (x1, y1, x2, y2) in ``view`` and in the
+    image (``size``) is covered by tiles of ``side`` that are placed
+    (``placed(row, col)``); true too when no part of it is in view."""
+    x1, y1 = max(rect[0], view[0], 0.0), max(rect[1], view[1], 0.0)
+    x2, y2 = min(rect[2], view[2], float(size[0])), min(rect[3], view[3], float(size[1]))
+    if x2 <= x1 or y2 <= y1:
+        return True
+    return all(placed(row, col) for row in range(int(y1 // side), int(math.ceil(y2 / side)))
+               for col in range(int(x1 // side), int(math.ceil(x2 / side))))

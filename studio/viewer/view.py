@@ -19,12 +19,13 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 from core.imagery import TilePyramid
 from core.imagery.pyramid import TILE, level_count
 from core.imagery.shape_raster import POINT_RADIUS, SIDE, Style, tile_rect
-from core.imagery.viewport import level_for_scale, lod_min_size, shape_level, visible_tiles
+from core.imagery.viewport import covered, level_for_scale, lod_min_size, shape_level, visible_tiles
 
 from .handles import handle_items, move_vertex, translate, vertices
 from .relations import relation_items
 from .shape_tiles import ShapeTile, ShapeTiles
 from .shapes import make_item
+from .tile_items import pixmap_item, set_mode
 from .tiles import TileLoader, keep_tile_memory
 from .workers import start as start_workers
 
@@ -142,7 +143,7 @@ class ImageViewer(QGraphicsView):
             self._smooth = smooth
             for item in [*self._tiles.values(), *(placed[0] for placed in self._shape_items.values())]:
                 if item is not None:
-                    _set_mode(item, smooth)
+                    set_mode(item, smooth)
             self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             if smooth:
                 self.viewport().update()
@@ -164,15 +165,15 @@ class ImageViewer(QGraphicsView):
     def set_view(self, scale: float, center: tuple[float, float] | None = None) -> None:
         """Show the image at ``scale`` screen pixels per image pixel around ``center``."""
         self._fit_pending = False
-        zoomed = not math.isclose(scale, self.scale_factor, rel_tol=1e-9)
-        if zoomed:  # every pixel of the view changes: moving the old ones first (a scroll) would be wasted
+        mode = self.viewportUpdateMode()
+        if not math.isclose(scale, self.scale_factor, rel_tol=1e-9):
+            # every pixel of the view changes: moving the old ones first (a scroll) would be wasted
             self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.resetTransform()
         self.scale(scale, scale)
         if center is not None:
             self.centerOn(*center)
-        if zoomed:
-            self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setViewportUpdateMode(mode)
         self.schedule()
 
     def detach(self) -> None:
@@ -577,7 +578,7 @@ class ImageViewer(QGraphicsView):
         for key in [k for k in self._tiles if k[1] != self._level]:
             _, level, row, col = key
             other = TILE << level
-            if _covered((col * other, row * other, (col + 1) * other, (row + 1) * other), (x1, y1, x2, y2),
+            if covered((col * other, row * other, (col + 1) * other, (row + 1) * other), (x1, y1, x2, y2),
                         (self.image.width, self.image.height), side,
                         lambda r, c: (checksum, self._level, r, c) in self._tiles):
                 self.scene().removeItem(self._tiles.pop(key))
@@ -585,7 +586,7 @@ class ImageViewer(QGraphicsView):
     def _place(self, key: tuple, image: QImage) -> None:
         _, level, row, col = key
         side = TILE << level
-        item = _pixmap_item(image, col * side, row * side, float(1 << level), -100 - level, self._smooth)
+        item = pixmap_item(image, col * side, row * side, float(1 << level), -100 - level, self._smooth)
         self.scene().addItem(item)
         self._tiles[key] = item
 
@@ -619,7 +620,7 @@ class ImageViewer(QGraphicsView):
         item = None
         if tile.image is not None:  # an empty square needs no pixmap (nor its paint)
             x1, y1, _, _ = tile_rect(*key)
-            item = _pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9, self._smooth)
+            item = pixmap_item(tile.image, x1, y1, 2.0 ** key[0], 9, self._smooth)
             self.scene().addItem(item)
         self._shape_items[key] = (item, tile)
 
@@ -646,7 +647,7 @@ class ImageViewer(QGraphicsView):
 
         for key in list(self._shape_items):
             if key not in self._shape_wanted and (
-                    key[0] == level or _covered(tile_rect(*key), view, size, SIDE * 2.0 ** level, drawn)):
+                    key[0] == level or covered(tile_rect(*key), view, size, SIDE * 2.0 ** level, drawn)):
                 self._remove_shapes(key)
 
     @property
@@ -673,7 +674,7 @@ class ImageViewer(QGraphicsView):
             if placed is not None:
                 return True
             rect = tile_rect(*key)
-            return any(_covered(rect, view, size, SIDE * 2.0 ** level, lambda r_, c_: (r_, c_) in keys)
+            return any(covered(rect, view, size, SIDE * 2.0 ** level, lambda r_, c_: (r_, c_) in keys)
                        for level, keys in others.items())
 
         return sum(map(shown, self._shape_wanted)) / len(self._shape_wanted)
@@ -789,30 +790,3 @@ def view_state_text(state: dict) -> str:
     small = f" (under {state['min_size']:.0f} px: zoom in)" if state.get("min_size", 0) > 4 else ""
     return (f"zoom {state['scale'] * 100:.1f}%  level {state['level']}  {state['shapes']} shapes{small}  "
             f"{state['tiles']} tiles")
-
-
-def _set_mode(item, smooth: bool) -> None:
-    item.setTransformationMode(Qt.TransformationMode.SmoothTransformation if smooth
-                               else Qt.TransformationMode.FastTransformation)
-
-
-def _covered(rect: tuple, view: tuple, size: tuple, side: float, placed) -> bool:
-    """Whether the part of ``rect`` (x1, y1, x2, y2) in ``view`` and in the
-    image (``size``) is covered by tiles of ``side`` that are placed
-    (``placed(row, col)``); true too when no part of it is in view."""
-    x1, y1 = max(rect[0], view[0], 0.0), max(rect[1], view[1], 0.0)
-    x2, y2 = min(rect[2], view[2], float(size[0])), min(rect[3], view[3], float(size[1]))
-    if x2 <= x1 or y2 <= y1:
-        return True
-    return all(placed(row, col) for row in range(int(y1 // side), int(math.ceil(y2 / side)))
-               for col in range(int(x1 // side), int(math.ceil(x2 / side))))
-
-
-def _pixmap_item(image: QImage, x: float, y: float, scale: float, z: float, smooth: bool) -> QGraphicsPixmapItem:
-    """A tile's pixmap at (x, y) in the image, ``scale`` image pixels to a pixel."""
-    item = QGraphicsPixmapItem(QPixmap.fromImage(image))
-    _set_mode(item, smooth)
-    item.setPos(x, y)
-    item.setScale(scale)
-    item.setZValue(z)
-    return item
