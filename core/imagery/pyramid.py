@@ -102,13 +102,13 @@ class TilePyramid:
         """The tiles of ``level`` are the file's own tiles (or parts of them)."""
         if not self.source.reads_by_tile:
             return False
-        return level == 0 or (1 << level) in getattr(self.source, "native_levels", {})
+        return level == 0 or (1 << level) in self.source.native_levels
 
     def _build(self, level: int, row: int, col: int) -> np.ndarray:
         t = self.tile
         if level == 0:
             return self.source.read_region(col * t, row * t, t, t)
-        native = getattr(self.source, "native_levels", {}).get(1 << level)
+        native = self.source.native_levels.get(1 << level)
         if native is not None:  # the file has this level itself: no need to decode the ones below
             return self.source.read_level_region(native, col * t, row * t, t, t)
         parts = []

@@ -6,6 +6,7 @@ through Pillow, which must decode the whole image: they are refused above
 ``max_pixels`` with a message that says what to do instead."""
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
@@ -35,6 +36,12 @@ class ImageSource:
     #: A region costs only the file's own tiles it touches (a tiled TIFF): such
     #: regions are read again rather than cached, which would be slower.
     reads_by_tile: bool = False
+
+    @property
+    def native_levels(self) -> dict[int, int]:
+        """Power-of-two downsample factor -> the file's own level holding it
+        (none but full resolution for most files)."""
+        return {}
 
     def read_region(self, x: int, y: int, w: int, h: int) -> np.ndarray:
         raise NotImplementedError
@@ -91,7 +98,7 @@ class TiledTiffSource(ImageSource):
         self.height, self.width = int(pages[0].imagelength), int(pages[0].imagewidth)
         self._lock = threading.Lock()
 
-    @property
+    @functools.cached_property
     def native_levels(self) -> dict[int, int]:
         """Power-of-two downsample factor -> index of the file's level holding it."""
         out = {}

@@ -69,8 +69,8 @@ class _Worker:
 
 class TileWorkers(QObject):
     """Worker processes in lanes: ``counts`` says how many take each lane's
-    jobs first.  A worker with none of its own lane's jobs waiting takes a
-    few of another's (the image lane's worker, idle once an image's tiles
+    jobs first.  A worker with none of its own lane's jobs waiting takes
+    another's, one at a time (the image lane's worker, idle once an image's tiles
     are read, draws shapes; a slow pyramid build still leaves the shape
     workers most of their time)."""
 
@@ -221,7 +221,7 @@ _pool: TileWorkers | None = None
 
 
 class _Ready:
-    """The owner of a worker's first job: its answer says the lane is ready."""
+    """The owner of a worker's first job: its answer says the workers are ready."""
 
     def __init__(self, workers: TileWorkers):
         self.workers = workers
